@@ -1,0 +1,1 @@
+//! minmax-bins (to come)

@@ -1,0 +1,103 @@
+//! Throughput of the core's hot path: decode a NUMBER frame, apply it, encode the reply.
+//!
+//! Run with `cargo bench -p minmax-core --bench frames`; divan prints items/s, where
+//! one item is one NUMBER frame taken from bytes to reply bytes. The target (issue:
+//! core) is 3 million plain frames per second on one core.
+
+use divan::counter::ItemsCount;
+use minmax_core::message::{self, Value};
+use minmax_core::{Cipher, Config, ConnId, Effect, Int, Server};
+use std::time::Instant;
+
+/// Frames handed to the server per iteration: a pipelined burst, as one read delivers it.
+const BURST: usize = 1000;
+
+fn main() {
+    divan::main();
+}
+
+/// A server with one started session, and `BURST` NUMBER frames for it.
+fn setup(key: Option<[u8; 16]>) -> (Server, ConnId, Vec<Vec<u8>>) {
+    let now = Instant::now();
+    let mut server = Server::new(Config::default());
+    let conn = server.handle_connect(now);
+    let mut start = Vec::new();
+    let key_text = key.map(|key| minmax_core::cipher::key_to_base64(&key));
+    message::encode_start(&mut start, "bench", key_text.as_deref());
+    server.handle_input(now, conn, &start);
+    while server.poll_effect().is_some() {}
+    let cipher = key.map(|key| Cipher::from_key(&key).expect("16-byte key"));
+    let mut frames = Vec::new();
+    for i in 0..BURST as i64 {
+        // Spread over a range so min and max keep changing, as with real data.
+        let number = (i * 7919) % 100_003 - 50_000;
+        let value = match &cipher {
+            Some(cipher) => Value::Encrypted(cipher.encrypt(number).expect("in range")),
+            None => Value::Plain(Int::from(number)),
+        };
+        let mut frame = Vec::new();
+        message::encode_number(&mut frame, &value);
+        frames.push(frame);
+    }
+    (server, conn, frames)
+}
+
+/// Encodes every pending reply into `out`, as the event loop does.
+fn drain(server: &mut Server, out: &mut Vec<u8>) {
+    while let Some(effect) = server.poll_effect() {
+        if let Effect::Reply { response, .. } = effect {
+            response.encode(out);
+        }
+    }
+}
+
+fn run_burst(bencher: divan::Bencher, key: Option<[u8; 16]>) {
+    let (mut server, conn, frames) = setup(key);
+    let burst = frames.concat();
+    let mut out = Vec::with_capacity(64 * BURST);
+    let now = Instant::now();
+    bencher.counter(ItemsCount::new(BURST)).bench_local(|| {
+        out.clear();
+        server.handle_input(now, conn, divan::black_box(&burst));
+        drain(&mut server, &mut out);
+        divan::black_box(out.len())
+    });
+}
+
+fn run_one_per_read(bencher: divan::Bencher, key: Option<[u8; 16]>) {
+    let (mut server, conn, frames) = setup(key);
+    let mut out = Vec::with_capacity(64 * BURST);
+    let now = Instant::now();
+    bencher.counter(ItemsCount::new(BURST)).bench_local(|| {
+        out.clear();
+        for frame in &frames {
+            server.handle_input(now, conn, divan::black_box(frame));
+            drain(&mut server, &mut out);
+        }
+        divan::black_box(out.len())
+    });
+}
+
+/// 1 000 plain NUMBER frames in one input, as a pipelining client sends them.
+#[divan::bench]
+fn plain_pipelined(bencher: divan::Bencher) {
+    run_burst(bencher, None);
+}
+
+/// Plain NUMBER frames one per `handle_input`, as a strict request-reply client sends them.
+#[divan::bench]
+fn plain_one_per_read(bencher: divan::Bencher) {
+    run_one_per_read(bencher, None);
+}
+
+/// Encrypted NUMBER frames in one input: base64, AES and the `%16d` parse on top.
+#[divan::bench]
+fn encrypted_pipelined(bencher: divan::Bencher) {
+    run_burst(bencher, Some([0x5a; 16]));
+}
+
+/// Encrypted NUMBER frames one per `handle_input`.
+#[divan::bench]
+fn encrypted_one_per_read(bencher: divan::Bencher) {
+    run_one_per_read(bencher, Some([0x5a; 16]));
+}

@@ -1,0 +1,184 @@
+//! The session rules of PROTOCOL §2-§4 for one connection, as one table: a single
+//! match on (state, op) in [`apply`]. Everything a request can do to a connection's
+//! session, and to the server-wide set of active ids, happens here.
+
+use crate::Int;
+use crate::cipher::Cipher;
+use crate::message::{self, ErrorCode, Op, Request, Response, Value};
+use crate::report::ReportRow;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// An active session (§2). Its size does not depend on how many numbers it has
+/// received: the report needs only the count, the minimum and the maximum.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) client_id: Arc<str>,
+    /// Boxed: most sessions are plain, and the key schedule is several hundred bytes.
+    cipher: Option<Box<Cipher>>,
+    count: u64,
+    /// The minimum and maximum so far; `None` until the first number.
+    range: Option<(Int, Int)>,
+}
+
+/// How a session ended, when it ended without a report row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The client sent QUIT.
+    Quit,
+    /// The client sent STOP before any number (`Dados insuficientes`).
+    StoppedEmpty,
+    /// The connection went away.
+    Disconnected,
+    /// The server closed the connection.
+    Closed(crate::server::CloseReason),
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// A session that ended without a report row, for the logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndedSession {
+    /// The session's client id.
+    pub client_id: Arc<str>,
+    /// How many numbers it had received.
+    pub count: u64,
+    /// Why it ended.
+    pub how: SessionEnd,
+}
+
+impl Session {
+    pub(crate) fn end(self, active_ids: &mut HashSet<Arc<str>>, how: SessionEnd) -> EndedSession {
+        active_ids.remove(&self.client_id);
+        EndedSession { client_id: self.client_id, count: self.count, how }
+    }
+}
+
+/// The server's policy for new sessions.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Policy {
+    pub(crate) require_cipher: bool,
+}
+
+/// What one request did.
+#[derive(Debug)]
+pub(crate) struct Outcome {
+    /// The row to make durable before `reply` is released (a successful STOP).
+    pub(crate) record: Option<ReportRow>,
+    pub(crate) reply: Response,
+    pub(crate) ended: Option<EndedSession>,
+}
+
+impl Outcome {
+    fn reply(reply: Response) -> Outcome {
+        Outcome { record: None, reply, ended: None }
+    }
+
+    fn reject(op: Op, error: ErrorCode) -> Outcome {
+        Outcome::reply(Response::error(op, error))
+    }
+}
+
+/// Applies a parsed request to a connection's session (`slot`), following §4's check
+/// order for what is left after the JSON and the op: session state, then fields,
+/// then STOP's data. A failed request changes nothing, except that STOP always ends
+/// an active session.
+pub(crate) fn apply(
+    slot: &mut Option<Session>,
+    request: &Request<'_>,
+    active_ids: &mut HashSet<Arc<str>>,
+    policy: Policy,
+) -> Outcome {
+    match (slot.take(), request.op) {
+        (None, Op::Start) => match start(request, active_ids, policy) {
+            Ok(session) => {
+                *slot = Some(session);
+                Outcome::reply(Response::Ok(Op::Start))
+            }
+            Err(error) => Outcome::reject(Op::Start, error),
+        },
+        (None, op @ (Op::Number | Op::Stop | Op::Quit)) => Outcome::reject(op, ErrorCode::ClientNotFound),
+        (Some(session), Op::Start) => {
+            *slot = Some(session);
+            Outcome::reject(Op::Start, ErrorCode::SessionAlreadyStarted)
+        }
+        (Some(mut session), Op::Number) => {
+            let outcome = match message::parse_number(request.number, session.cipher.as_deref()) {
+                Ok(number) => {
+                    session.add(number);
+                    Outcome::reply(Response::Ok(Op::Number))
+                }
+                Err(error) => Outcome::reject(Op::Number, error),
+            };
+            *slot = Some(session);
+            outcome
+        }
+        (Some(session), Op::Stop) => stop(session, active_ids),
+        (Some(session), Op::Quit) => Outcome {
+            record: None,
+            reply: Response::Ok(Op::Quit),
+            ended: Some(session.end(active_ids, SessionEnd::Quit)),
+        },
+    }
+}
+
+/// START's field checks, in §4's order: id, key, policy, uniqueness.
+fn start(
+    request: &Request<'_>,
+    active_ids: &mut HashSet<Arc<str>>,
+    policy: Policy,
+) -> Result<Session, ErrorCode> {
+    let client_id = message::parse_client_id(request.client_id).map_err(|_| ErrorCode::InvalidClientId)?;
+    let cipher = message::parse_cipher(request.cipher)?;
+    if policy.require_cipher && cipher.is_none() {
+        return Err(ErrorCode::CipherRequired);
+    }
+    if !active_ids.insert(Arc::clone(&client_id)) {
+        return Err(ErrorCode::ClientExists);
+    }
+    Ok(Session { client_id, cipher: cipher.map(Box::new), count: 0, range: None })
+}
+
+impl Session {
+    fn add(&mut self, number: Int) {
+        self.count += 1;
+        match &mut self.range {
+            None => self.range = Some((number.clone(), number)),
+            Some((min, max)) => {
+                if number < *min {
+                    *min = number;
+                } else if number > *max {
+                    *max = number;
+                }
+            }
+        }
+    }
+}
+
+/// A number as a STOP reply carries it: encrypted in an encrypted session.
+fn reply_value(cipher: Option<&Cipher>, number: &Int) -> Value {
+    let encrypted = cipher.zip(number.as_i64()).and_then(|(cipher, value)| cipher.encrypt(value).ok());
+    // An encrypted session's numbers all came out of a `%16d` block, so they always
+    // encrypt back; the plain fallback only keeps this path free of panics.
+    encrypted.map_or_else(|| Value::Plain(number.clone()), Value::Encrypted)
+}
+
+fn stop(session: Session, active_ids: &mut HashSet<Arc<str>>) -> Outcome {
+    active_ids.remove(&session.client_id);
+    let Session { client_id, cipher, count, range } = session;
+    match range {
+        None => Outcome {
+            record: None,
+            reply: Response::error(Op::Stop, ErrorCode::InsufficientData),
+            ended: Some(EndedSession { client_id, count, how: SessionEnd::StoppedEmpty }),
+        },
+        Some((min, max)) => Outcome {
+            reply: Response::Stopped {
+                min: reply_value(cipher.as_deref(), &min),
+                max: reply_value(cipher.as_deref(), &max),
+            },
+            record: Some(ReportRow { client_id, count, min, max }),
+            ended: None,
+        },
+    }
+}

@@ -1,0 +1,111 @@
+//! DESIGN: the NUMBER path is allocation-free. A counting global allocator proves that
+//! a plain NUMBER with an `i64` value, from frame bytes to encoded reply, allocates
+//! nothing once the connection's buffers exist; the control cases show the counter
+//! does see allocations where they happen.
+
+use minmax_core::message::{self, Value};
+use minmax_core::{Config, Effect, Int, Server};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::time::Instant;
+
+struct CountingAllocator;
+
+thread_local! {
+    // Per thread, so that the test harness's other threads do not disturb the count.
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every method forwards to `System`, which upholds `GlobalAlloc`'s contract;
+// the only addition is a thread-local counter update, which neither allocates nor
+// touches the memory being managed.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for CountingAllocator {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+        // SAFETY: same contract as ours, forwarded unchanged.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` was allocated by `System` with `layout` (every allocation goes through `alloc` above).
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
+        // SAFETY: forwarded unchanged; `ptr` and `layout` come from `System`.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: CountingAllocator = CountingAllocator;
+
+fn allocations_during(work: impl FnOnce()) -> u64 {
+    let before = ALLOCATIONS.with(Cell::get);
+    work();
+    ALLOCATIONS.with(Cell::get) - before
+}
+
+fn number_frame(value: Value) -> Vec<u8> {
+    let mut frame = Vec::new();
+    message::encode_number(&mut frame, &value);
+    frame
+}
+
+/// Handles `frame` and encodes every reply into `out`, as the event loop does.
+fn handle(server: &mut Server, conn: minmax_core::ConnId, frame: &[u8], out: &mut Vec<u8>) {
+    server.handle_input(Instant::now(), conn, frame);
+    while let Some(effect) = server.poll_effect() {
+        if let Effect::Reply { response, .. } = effect {
+            response.encode(out);
+        }
+    }
+}
+
+#[test]
+fn a_plain_i64_number_allocates_nothing() {
+    let mut server = Server::new(Config::default());
+    let conn = server.handle_connect(Instant::now());
+    let mut out = Vec::with_capacity(4096);
+    let mut start = Vec::new();
+    message::encode_start(&mut start, "alloc", None);
+    handle(&mut server, conn, &start, &mut out);
+    // Warm up: the effect queue and the session's range get their memory here.
+    let warm = number_frame(Value::Plain(Int::from(1)));
+    handle(&mut server, conn, &warm, &mut out);
+
+    let frames: Vec<Vec<u8>> = [-5, 0, 7, i64::MIN, i64::MAX, 123_456_789]
+        .into_iter()
+        .map(|n| number_frame(Value::Plain(Int::from(n))))
+        .collect();
+    // A numeric string with an escape-free body takes the borrowed path too.
+    let string_frame = {
+        let mut frame = Vec::new();
+        minmax_core::codec::encode_frame(&mut frame, |out| {
+            out.extend_from_slice(br#"{"op": "NUMBER", "number": " 42 "}"#)
+        });
+        frame
+    };
+    for frame in frames.iter().chain([&string_frame]) {
+        out.clear();
+        let count = allocations_during(|| handle(&mut server, conn, frame, &mut out));
+        assert_eq!(count, 0, "a NUMBER allocated {count} times: {:?}", String::from_utf8_lossy(frame));
+        assert_eq!(&out[4..], br#"{"op": "NUMBER", "status": true}"#);
+    }
+}
+
+#[test]
+fn the_counter_sees_allocations_where_they_happen() {
+    let mut server = Server::new(Config::default());
+    let conn = server.handle_connect(Instant::now());
+    let mut out = Vec::with_capacity(4096);
+    let mut start = Vec::new();
+    message::encode_start(&mut start, "control", None);
+    // START allocates: the client id is stored.
+    assert!(allocations_during(|| handle(&mut server, conn, &start, &mut out)) > 0);
+    // A number beyond i64 keeps its digits on the heap.
+    let big = number_frame(Value::Plain(Int::parse("123456789012345678901234567890").expect("integer")));
+    assert!(allocations_during(|| handle(&mut server, conn, &big, &mut out)) > 0);
+}

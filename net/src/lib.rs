@@ -1,0 +1,1 @@
+//! minmax-net (to come)
