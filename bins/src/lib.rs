@@ -1,1 +1,10 @@
-//! minmax-bins (to come)
+//! minmax-bins: what the minmax programs share around the library crates: argument
+//! parsing that maps to PROTOCOL §7's exit codes, and logging set-up. The protocol
+//! lives in `minmax-core`, the I/O in `minmax-net`; the programs in `src/bin` only
+//! parse, set up and report.
+//!
+//! Modules: [`cli`] argument values and exit codes, [`logging`] the log format.
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod logging;

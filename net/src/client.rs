@@ -1,0 +1,1 @@
+//! The client transport (to come).
