@@ -10,18 +10,15 @@ use std::time::Duration;
 
 /// A TCP port to connect to: 1-65535.
 pub fn parse_port(text: &str) -> Result<u16, String> {
-    match parse_port_or_zero(text)? {
-        0 => Err("0 is not a port to connect to: expected an integer from 1 to 65535".into()),
-        port => Ok(port),
-    }
+    minmax_core::args::parse_port(text, false)
+        .map_err(|error| format!("{error}: expected an integer from 1 to 65535"))
 }
 
 /// A TCP port to listen on: 1-65535, or 0 for any free port.
 pub fn parse_port_or_zero(text: &str) -> Result<u16, String> {
-    let expected = "expected an integer from 1 to 65535 (0 to listen on any free port)";
-    let value: i128 =
-        text.trim().parse().map_err(|_| format!("{text:?} is not a port number: {expected}"))?;
-    u16::try_from(value).map_err(|_| format!("{value} is out of range: {expected}"))
+    minmax_core::args::parse_port(text, true).map_err(|error| {
+        format!("{error}: expected an integer from 1 to 65535 (0 to listen on any free port)")
+    })
 }
 
 /// A number of seconds, fractions allowed (0 means "never" to the options that take it).
@@ -93,7 +90,7 @@ mod tests {
     fn ports_are_checked_with_a_reason() {
         assert_eq!(parse_port_or_zero("0"), Ok(0));
         assert_eq!(parse_port("65535"), Ok(65535));
-        assert!(parse_port("0").unwrap_err().contains("1 to 65535"));
+        assert_eq!(parse_port("0"), Err("0 is out of range: expected an integer from 1 to 65535".into()));
         assert!(parse_port("65536").unwrap_err().contains("out of range"));
         assert!(parse_port("-1").unwrap_err().contains("-1 is out of range"));
         assert!(parse_port("80a").unwrap_err().contains("\"80a\" is not a port number"));

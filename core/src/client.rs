@@ -192,6 +192,10 @@ impl Client {
             (_, ClientEvent::Reply(payload)) if self.wants() == Wants::Reply => {
                 self.read_reply(payload, &mut actions)
             }
+            (_, ClientEvent::Reply(_)) => {
+                actions.push(ClientAction::Warn("the server sent a reply to no request".into()));
+                self.exit(&mut actions, Exit::Unavailable);
+            }
             (state, event) => {
                 // A driver bug, not a peer's: report it rather than panic.
                 actions

@@ -10,11 +10,12 @@
 //! Modules, by PROTOCOL section: [`codec`] framing (§1), [`message`] requests,
 //! replies and the error strings (§3, §4), [`int`] exact integers (§5), [`cipher`]
 //! the AES scheme (§5), `session` the transition table (§2-§4), [`server`] all
-//! sessions and timeouts, [`client`] the client's behaviour and [`exit`] the exit codes (§7), [`report`] the
+//! sessions and timeouts, [`client`] the client's behaviour, [`args`] ports and hosts and [`exit`] the exit codes (§7), [`report`] the
 //! CSV report (§6), [`pyjson`] Python-compatible JSON strings (§1).
 #![warn(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod args;
 pub mod cipher;
 pub mod client;
 pub mod codec;

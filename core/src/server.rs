@@ -115,6 +115,13 @@ impl std::fmt::Display for CloseReason {
 /// Something the caller must do, in the order given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
+    /// A session started (for the logs); its reply follows.
+    Started {
+        /// The connection.
+        conn: ConnId,
+        /// The session's client id.
+        client_id: Arc<str>,
+    },
     /// Send `response` on `conn`.
     Reply {
         /// The connection.
@@ -378,6 +385,9 @@ fn apply_frame(
         Err(response) => response,
         Ok(request) => {
             let outcome = session::apply(session, &request, active_ids, policy);
+            if let Some(client_id) = outcome.started {
+                effects.push_back(Effect::Started { conn: id, client_id });
+            }
             if let Some(row) = outcome.record {
                 effects.push_back(Effect::Record { conn: id, row });
             }
@@ -435,6 +445,7 @@ mod tests {
         assert_eq!(
             effects,
             vec![
+                Effect::Started { conn, client_id: "anton".into() },
                 ok(Op::Start),
                 ok(Op::Number),
                 ok(Op::Number),
@@ -473,7 +484,7 @@ mod tests {
         let mut server = Server::new(Config::default());
         let conn = server.handle_connect(now);
         server.handle_input(now, conn, &frame(r#"{"op": "START", "client_id": "x"}"#));
-        drain(&mut server);
+        assert!(matches!(drain(&mut server).as_slice(), [Effect::Started { .. }, Effect::Reply { .. }]));
         server.handle_input(now, conn, &[0x7f, 0xff, 0xff, 0xff, b'{']);
         let effects = drain(&mut server);
         assert_eq!(effects.len(), 3);

@@ -63,6 +63,8 @@ pub(crate) struct Policy {
 /// What one request did.
 #[derive(Debug)]
 pub(crate) struct Outcome {
+    /// The client id of a session this request started.
+    pub(crate) started: Option<Arc<str>>,
     /// The row to make durable before `reply` is released (a successful STOP).
     pub(crate) record: Option<ReportRow>,
     pub(crate) reply: Response,
@@ -71,7 +73,7 @@ pub(crate) struct Outcome {
 
 impl Outcome {
     fn reply(reply: Response) -> Outcome {
-        Outcome { record: None, reply, ended: None }
+        Outcome { started: None, record: None, reply, ended: None }
     }
 
     fn reject(op: Op, error: ErrorCode) -> Outcome {
@@ -92,8 +94,9 @@ pub(crate) fn apply(
     match (slot.take(), request.op) {
         (None, Op::Start) => match start(request, active_ids, policy) {
             Ok(session) => {
+                let started = Some(Arc::clone(&session.client_id));
                 *slot = Some(session);
-                Outcome::reply(Response::Ok(Op::Start))
+                Outcome { started, ..Outcome::reply(Response::Ok(Op::Start)) }
             }
             Err(error) => Outcome::reject(Op::Start, error),
         },
@@ -115,6 +118,7 @@ pub(crate) fn apply(
         }
         (Some(session), Op::Stop) => stop(session, active_ids),
         (Some(session), Op::Quit) => Outcome {
+            started: None,
             record: None,
             reply: Response::Ok(Op::Quit),
             ended: Some(session.end(active_ids, SessionEnd::Quit)),
@@ -168,11 +172,13 @@ fn stop(session: Session, active_ids: &mut HashSet<Arc<str>>) -> Outcome {
     let Session { client_id, cipher, count, range } = session;
     match range {
         None => Outcome {
+            started: None,
             record: None,
             reply: Response::error(Op::Stop, ErrorCode::InsufficientData),
             ended: Some(EndedSession { client_id, count, how: SessionEnd::StoppedEmpty }),
         },
         Some((min, max)) => Outcome {
+            started: None,
             reply: Response::Stopped {
                 min: reply_value(cipher.as_deref(), &min),
                 max: reply_value(cipher.as_deref(), &max),

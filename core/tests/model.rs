@@ -186,6 +186,7 @@ fn action() -> impl Strategy<Value = Action> {
 /// Every effect, in a form both sides can produce without sharing code.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Seen {
+    Started(String),
     Reply(String),
     Record { id: String, count: u64, min: String, max: String },
     Ended { id: String, count: u64, how: String },
@@ -359,6 +360,7 @@ impl Model {
                         self.active.insert(id.to_string());
                         let key = key_bytes.unwrap_or(None);
                         conn.session = Some(ModelSession { id: id.to_string(), key, numbers: Vec::new() });
+                        seen.push(Seen::Started(id.to_string()));
                         r#"{"op": "START", "status": true}"#.to_string()
                     }
                 }
@@ -446,6 +448,7 @@ type Observed = Vec<(usize, Seen)>;
 
 fn observe(effect: Effect) -> (ConnId, Seen) {
     match effect {
+        Effect::Started { conn, client_id } => (conn, Seen::Started(client_id.to_string())),
         Effect::Reply { conn, response } => {
             let mut out = Vec::new();
             response.encode(&mut out);

@@ -111,7 +111,7 @@ fn run_pair(
                         down.bytes.extend(bytes);
                     }
                     Effect::Record { row, .. } => outcome.rows.push(row),
-                    Effect::Ended { .. } => {}
+                    Effect::Started { .. } | Effect::Ended { .. } => {}
                     Effect::Close { .. } => panic!("the server closed a well-behaved client"),
                 }
             }

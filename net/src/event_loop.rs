@@ -343,6 +343,11 @@ impl EventLoop {
     fn apply_effects(&mut self) {
         while let Some(effect) = self.machine.poll_effect() {
             match effect {
+                Effect::Started { conn, client_id } => {
+                    if let Some(target) = self.conns.get(&key_of(conn)) {
+                        debug!(%client_id, peer = %target.peer, conn = %conn, "session started");
+                    }
+                }
                 Effect::Reply { conn, response } => {
                     let Some(target) = self.conns.get_mut(&key_of(conn)) else {
                         continue;

@@ -1,0 +1,407 @@
+//! PROTOCOL §7: the real `minmax-client` against the real `minmax-server`, against a
+//! scripted fake server speaking like the deployed Python ones, and on a terminal.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Conn, Server, TIMEOUT, frame, report_rows};
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+
+fn client_binary() -> &'static str {
+    env!("CARGO_BIN_EXE_minmax-client")
+}
+
+struct Finished {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+fn spawn_client(args: &[&str]) -> Child {
+    Command::new(client_binary())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the client binary runs")
+}
+
+fn finish(mut child: Child) -> Finished {
+    drop(child.stdin.take());
+    let status = common::wait_with_timeout(&mut child, TIMEOUT).expect("the client exits");
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    Finished { status, stdout, stderr }
+}
+
+/// Runs the client with `input` piped to it.
+fn run_client(args: &[&str], input: &str) -> Finished {
+    let mut child = spawn_client(args);
+    child.stdin.as_mut().unwrap().write_all(input.as_bytes()).unwrap();
+    finish(child)
+}
+
+fn port(server: &Server) -> String {
+    server.addr.port().to_string()
+}
+
+/// Starts a server that logs session starts (at debug level), so that a test can
+/// wait for a client's session to be open without touching it.
+fn start_server_logging_starts() -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &[], |command| {
+        command.env("RUST_LOG", "info,minmax_net=debug");
+    })
+    .unwrap_or_else(|failed| panic!("{}", failed.stderr));
+    (server, dir)
+}
+
+fn wait_until_active(server: &Server, id: &str) {
+    server.wait_for_log(&format!("session started client_id={id} "));
+}
+
+#[test]
+fn a_piped_session_prints_the_numbers_and_the_min_and_max() {
+    let server = Server::start(&[]);
+    let done = run_client(&["anton", &port(&server)], "5 -3 12\n");
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    assert_eq!(done.stdout, "numbers sent (3): 5 -3 12\nmin: -3\nmax: 12\n");
+    assert_eq!(done.stderr, "");
+    assert_eq!(report_rows(&server.report()), vec![["anton", "3", "-3", "12"].map(String::from)]);
+}
+
+#[test]
+fn large_and_negative_numbers_over_several_lines_with_commas() {
+    let server = Server::start(&[]);
+    let huge = format!("-{}", "9".repeat(300));
+    let input = format!("100000000000000000000, +7\n\n{huge} -0\nSTOP\n42\n");
+    let done = run_client(&["big", &port(&server), "127.0.0.1"], &input);
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    let lines: Vec<&str> = done.stdout.lines().collect();
+    assert!(lines[0].starts_with("numbers sent (4): 100000000000000000000 7"), "{}", done.stdout);
+    assert!(done.stdout.contains(&huge), "every number is listed");
+    assert_eq!(lines[lines.len() - 2], format!("min: {huge}"));
+    assert_eq!(lines[lines.len() - 1], "max: 100000000000000000000");
+}
+
+#[test]
+fn an_encrypted_session_gives_the_same_result() {
+    let server = Server::start(&[]);
+    let done = run_client(
+        &["manel", &port(&server), "localhost", "--encrypt"],
+        "9999999999999999 -999999999999999\n0\n",
+    );
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    assert_eq!(
+        done.stdout,
+        "numbers sent (3): 9999999999999999 -999999999999999 0\nmin: -999999999999999\nmax: 9999999999999999\n"
+    );
+    assert_eq!(
+        report_rows(&server.report())[0],
+        ["manel", "3", "-999999999999999", "9999999999999999"].map(String::from)
+    );
+}
+
+#[test]
+fn json_output_is_one_object() {
+    let server = Server::start(&[]);
+    let done = run_client(&["Zé", &port(&server), "--json"], "1 2 3\n");
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    let value: serde_json::Value = serde_json::from_str(&done.stdout).unwrap();
+    assert_eq!(
+        value,
+        serde_json::json!({"client_id": "Zé", "count": 3, "numbers": [1, 2, 3], "min": 1, "max": 3})
+    );
+}
+
+#[test]
+fn quit_is_exit_4_and_records_nothing() {
+    let server = Server::start(&[]);
+    let done = run_client(&["q", &port(&server)], "1 2\nq\n3\n");
+    assert_eq!(done.status.code(), Some(4), "{}", done.stderr);
+    assert_eq!(done.stdout, "quit: the session was abandoned; nothing was recorded\n");
+    assert!(report_rows(&server.report()).is_empty());
+}
+
+#[test]
+fn a_duplicate_id_is_exit_3_with_the_servers_error() {
+    let server = Server::start(&[]);
+    let mut holder = server.connect();
+    holder.request(r#"{"op": "START", "client_id": "dup"}"#);
+    let done = run_client(&["dup", &port(&server)], "1\n");
+    assert_eq!(done.status.code(), Some(3));
+    assert!(done.stderr.contains("the server refused START: Cliente existente"), "{}", done.stderr);
+    let done = run_client(&["empty", &port(&server)], "stop\n");
+    assert_eq!(done.status.code(), Some(3));
+    assert!(done.stderr.contains("Dados insuficientes"), "{}", done.stderr);
+}
+
+#[test]
+fn a_piped_invalid_token_quits_and_is_exit_2_naming_line_and_token() {
+    let server = Server::start(&[]);
+    let done = run_client(&["tok", &port(&server)], "1 2\n3 4.5 6\n7\n");
+    assert_eq!(done.status.code(), Some(2));
+    assert!(done.stderr.contains("line 2: \"4.5\" is not an integer"), "{}", done.stderr);
+    // The session was quit, so the id is free.
+    assert_eq!(
+        server.connect().request(r#"{"op": "START", "client_id": "tok"}"#),
+        r#"{"op": "START", "status": true}"#
+    );
+    let done = run_client(&["enc", &port(&server), "--encrypt"], "10000000000000000\n");
+    assert_eq!(done.status.code(), Some(2));
+    assert!(
+        done.stderr.contains("line 1: \"10000000000000000\" is outside what an encrypted session can carry"),
+        "{}",
+        done.stderr
+    );
+}
+
+#[test]
+fn argument_errors_are_exit_1_and_2_in_the_order_count_id_port_host() {
+    let expect = |args: &[&str], code: i32, message: &str| {
+        let done = run_client(args, "");
+        assert_eq!(done.status.code(), Some(code), "{args:?}: {}", done.stderr);
+        assert!(done.stderr.contains(message), "{args:?}: {:?} lacks {message:?}", done.stderr);
+    };
+    expect(&[], 1, "<CLIENT_ID>");
+    expect(&["anton"], 1, "<PORT>");
+    expect(&["=bad", "99999", "300.1.1.1", "extra"], 1, "unexpected argument 'extra'");
+    expect(&["=bad", "99999", "300.1.1.1"], 2, "invalid client id \"=bad\"");
+    expect(&["", "5000"], 2, "the client id is empty");
+    expect(
+        &["anton", "99999", "300.1.1.1"],
+        2,
+        "invalid port: 99999 is out of range: expected an integer from 1 to 65535",
+    );
+    expect(&["anton", "-5"], 2, "invalid port: -5 is out of range");
+    expect(&["anton", "http"], 2, "\"http\" is not a port number");
+    expect(
+        &["anton", "5000", "300.1.1.1"],
+        2,
+        "invalid host: \"300.1.1.1\" is not an IPv4 address of the form X.X.X.X",
+    );
+    expect(&["anton", "5000", "bad_host!"], 2, "is neither an IP address nor a DNS name");
+    expect(&["anton", "5000", "no-such-host.invalid"], 2, "host \"no-such-host.invalid\" does not resolve");
+    let help = run_client(&["--help"], "");
+    assert_eq!(help.status.code(), Some(0));
+    for needed in [
+        "stop",
+        "quit",
+        "Ctrl-C",
+        "--encrypt",
+        "--json",
+        "Exit codes:",
+        "3  the server refused",
+        "5  the server could not be reached",
+    ] {
+        assert!(help.stdout.contains(needed), "--help does not explain {needed:?}");
+    }
+    let version = run_client(&["-V"], "");
+    assert_eq!(version.status.code(), Some(0));
+    assert!(version.stdout.starts_with("minmax-client "));
+}
+
+#[test]
+fn no_server_is_exit_5() {
+    let unused = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = unused.local_addr().unwrap().port().to_string();
+    drop(unused);
+    let done = run_client(&["lonely", &port, "127.0.0.1"], "1\n");
+    assert_eq!(done.status.code(), Some(5));
+    assert!(done.stderr.contains("cannot reach the server at 127.0.0.1:"), "{}", done.stderr);
+}
+
+#[test]
+fn a_server_killed_mid_session_is_exit_5() {
+    let (server, _dir) = start_server_logging_starts();
+    let mut child = spawn_client(&["victim", &port(&server)]);
+    child.stdin.as_mut().unwrap().write_all(b"1 2\n").unwrap();
+    wait_until_active(&server, "victim");
+    server.kill9();
+    // The client notices at once, whether it waits for input or for a reply.
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all(b"3\n");
+    let status = common::wait_with_timeout(&mut child, TIMEOUT).expect("the client exits");
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("the server closed the connection") || stderr.contains("broke"), "{stderr}");
+}
+
+#[test]
+fn sigint_while_waiting_for_input_sends_quit_and_is_exit_4() {
+    let (server, _dir) = start_server_logging_starts();
+    let mut child = spawn_client(&["interrupted", &port(&server)]);
+    child.stdin.as_mut().unwrap().write_all(b"1 2 3\n").unwrap();
+    wait_until_active(&server, "interrupted");
+    // SAFETY: kill(2) on our own unreaped child.
+    #[allow(unsafe_code)]
+    let sent = unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(sent, 0);
+    let status = common::wait_with_timeout(&mut child, TIMEOUT).expect("the client exits");
+    let mut stdout = String::new();
+    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
+    assert_eq!(status.code(), Some(4));
+    assert_eq!(stdout, "quit: the session was abandoned; nothing was recorded\n");
+    let line = server.wait_for_log("nothing recorded");
+    assert!(
+        line.contains("client_id=interrupted") && line.contains("the client quit"),
+        "the server saw a QUIT, not a disconnect: {line}"
+    );
+    assert!(report_rows(&server.report()).is_empty());
+}
+
+/// A fake server that answers each request with the next scripted reply, as the
+/// deployed Python servers do: liberal forms the client must accept (§7).
+fn fake_server(replies: Vec<String>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut conn = Conn { stream };
+        let mut requests = Vec::new();
+        for reply in replies {
+            let Some(request) = conn.recv_bytes() else { break };
+            requests.push(String::from_utf8(request).unwrap());
+            conn.send_raw(&frame(reply.as_bytes()));
+        }
+        requests
+    });
+    (port, handle)
+}
+
+#[test]
+fn replies_from_deployed_python_servers_are_read_liberally() {
+    let (port, server) = fake_server(vec![
+        r#"{"op": "START", "status": true}"#.into(),
+        r#"{"op": "START", "status": true}"#.into(),
+        r#"{"status": true}"#.into(),
+        r#"{"op": "STOP", "status": true, "minimum": "-4", "maximum": 10}"#.into(),
+    ]);
+    let done = run_client(&["liberal", &port.to_string(), "127.0.0.1"], "-4 10\n");
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    assert_eq!(done.stdout, "numbers sent (2): -4 10\nmin: -4\nmax: 10\n");
+    let requests = server.join().unwrap();
+    assert_eq!(
+        requests[0], r#"{"op": "START", "client_id": "liberal", "cipher": null}"#,
+        "byte for byte as json.dumps"
+    );
+    assert_eq!(requests[1], r#"{"op": "NUMBER", "number": -4}"#);
+    assert_eq!(requests[3], r#"{"op": "STOP"}"#);
+}
+
+#[test]
+fn an_encrypted_session_accepts_a_plain_stop_reply() {
+    let (port, server) = fake_server(vec![
+        r#"{"op": "START", "status": true}"#.into(),
+        r#"{"op": "NUMBER", "status": true}"#.into(),
+        r#"{"op": "STOP", "status": true, "min": 6, "max": "6"}"#.into(),
+    ]);
+    let done = run_client(&["plainreply", &port.to_string(), "127.0.0.1", "--encrypt"], "6\n");
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    assert_eq!(done.stdout, "numbers sent (1): 6\nmin: 6\nmax: 6\n");
+    let requests = server.join().unwrap();
+    let start: serde_json::Value = serde_json::from_str(&requests[0]).unwrap();
+    let key = start["cipher"].as_str().expect("the key is sent in base64");
+    assert_eq!(key.len(), 24, "a 16-byte key");
+    let number: serde_json::Value = serde_json::from_str(&requests[1]).unwrap();
+    let cipher = minmax_core::Cipher::from_base64(key).unwrap();
+    assert_eq!(cipher.decrypt(number["number"].as_str().unwrap()), Ok(6));
+}
+
+#[test]
+fn every_session_draws_a_fresh_key() {
+    let keys: Vec<String> = (0..2)
+        .map(|_| {
+            let (port, server) =
+                fake_server(vec![r#"{"op": "START", "status": false, "error": "Cliente existente"}"#.into()]);
+            let done = run_client(&["k", &port.to_string(), "127.0.0.1", "--encrypt"], "");
+            assert_eq!(done.status.code(), Some(3));
+            let start: serde_json::Value = serde_json::from_str(&server.join().unwrap()[0]).unwrap();
+            start["cipher"].as_str().unwrap().to_string()
+        })
+        .collect();
+    assert_ne!(keys[0], keys[1]);
+}
+
+/// Output of a process on a pseudo-terminal, collected by a thread.
+struct Terminal {
+    master: std::fs::File,
+    output: Arc<(Mutex<String>, Condvar)>,
+}
+
+impl Terminal {
+    fn open() -> (Terminal, std::fs::File) {
+        use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
+        let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("a pseudo-terminal");
+        grantpt(&master).unwrap();
+        unlockpt(&master).unwrap();
+        let name = ptsname(&master, Vec::new()).unwrap();
+        let slave = std::fs::OpenOptions::new().read(true).write(true).open(name.to_str().unwrap()).unwrap();
+        let master = std::fs::File::from(master);
+        let output = Arc::new((Mutex::new(String::new()), Condvar::new()));
+        let mut reader = master.try_clone().unwrap();
+        let sink = Arc::clone(&output);
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 4096];
+            // Reading the master fails with EIO once the client exits and closes the slave.
+            while let Ok(count) = reader.read(&mut buffer) {
+                if count == 0 {
+                    break;
+                }
+                sink.0.lock().unwrap().push_str(&String::from_utf8_lossy(&buffer[..count]));
+                sink.1.notify_all();
+            }
+        });
+        (Terminal { master, output }, slave)
+    }
+
+    /// Waits until the output holds `needle` `times` times.
+    fn wait_for(&self, needle: &str, times: usize) -> String {
+        let (text, grew) = &*self.output;
+        let text = text.lock().unwrap();
+        let (text, timeout) =
+            grew.wait_timeout_while(text, TIMEOUT, |text| text.matches(needle).count() < times).unwrap();
+        assert!(!timeout.timed_out(), "{needle:?} x{times} never appeared in: {text:?}");
+        text.clone()
+    }
+
+    fn type_line(&mut self, line: &str) {
+        self.master.write_all(format!("{line}\n").as_bytes()).unwrap();
+    }
+}
+
+#[test]
+fn on_a_terminal_the_client_prompts_and_explains_invalid_tokens() {
+    let server = Server::start(&[]);
+    let (mut terminal, slave) = Terminal::open();
+    let mut child = Command::new(client_binary())
+        .args(["tty", &port(&server)])
+        .stdin(slave.try_clone().unwrap())
+        .stdout(slave.try_clone().unwrap())
+        .stderr(slave)
+        .spawn()
+        .unwrap();
+    let prompt = minmax_core::client::PROMPT;
+    terminal.wait_for(prompt, 1);
+    terminal.type_line("5, -3");
+    terminal.wait_for(prompt, 2);
+    terminal.type_line("twelve");
+    let shown = terminal.wait_for(prompt, 3);
+    assert!(shown.contains("\"twelve\" is not an integer"), "{shown}");
+    assert!(shown.contains("nothing from this line was sent, try again"), "{shown}");
+    terminal.type_line("12 stop");
+    let shown = terminal.wait_for("max: 12", 1);
+    assert!(shown.contains("numbers sent (3): 5 -3 12"), "{shown}");
+    let status = common::wait_with_timeout(&mut child, TIMEOUT).expect("the client exits");
+    assert_eq!(status.code(), Some(0));
+    assert_eq!(report_rows(&server.report())[0], ["tty", "3", "-3", "12"].map(String::from));
+}
