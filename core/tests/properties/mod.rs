@@ -1,0 +1,384 @@
+//! Properties of minmax-core on arbitrary input, written once and checked twice: by the
+//! coverage-guided fuzz targets in `fuzz/` (which include this file), and by the
+//! proptests of `tests/fuzz_mirror.rs`, which run on stable in every CI run. Each
+//! function takes raw bytes and panics when a property fails.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use arbitrary::{Arbitrary, Unstructured};
+use minmax_core::client::Wants;
+use minmax_core::message::{self, Value};
+use minmax_core::{
+    Cipher, Client, ClientAction, ClientConfig, ClientEvent, Config, ConnId, Decoded, Decoder, Effect, Int,
+    Server,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const MAX_FRAME: u32 = 1024;
+
+/// `decode`: arbitrary bytes through the decoder, in chunks whose size the first byte
+/// picks, and every frame through the request and reply parsers. No panic; the
+/// decoder never holds more than `MAX_FRAME + 4` bytes; the parsers agree with
+/// serde_json about what is a JSON object with a string `op`.
+pub fn decode(data: &[u8]) {
+    let Some((&chunk, bytes)) = data.split_first() else {
+        return;
+    };
+    let mut decoder = Decoder::new(MAX_FRAME);
+    for piece in bytes.chunks(usize::from(chunk).max(1)) {
+        let mut input = piece;
+        loop {
+            match decoder.decode(&mut input) {
+                Decoded::Frame(frame) => {
+                    assert!(frame.len() <= MAX_FRAME as usize);
+                    check_frame(frame);
+                }
+                Decoded::NeedMore => break,
+                Decoded::TooLong { announced } => {
+                    assert!(announced > MAX_FRAME);
+                    return;
+                }
+            }
+        }
+        assert!(decoder.buffered_capacity() <= MAX_FRAME as usize + 4);
+    }
+}
+
+fn check_frame(frame: &[u8]) {
+    let cipher = Cipher::from_key(&[7; 16]).expect("a 16-byte key");
+    match message::parse_request(frame) {
+        Ok(request) => {
+            assert!(std::str::from_utf8(frame).is_ok(), "a request was accepted from invalid UTF-8");
+            let _ = message::parse_client_id(request.client_id);
+            let _ = message::parse_cipher(request.cipher);
+            for key in [None, Some(&cipher)] {
+                if let Ok(number) = message::parse_number(request.number, key) {
+                    // Exact: the number's text reads back as the same number.
+                    assert_eq!(Int::parse(&number.to_string()), Ok(number));
+                }
+            }
+        }
+        Err(reply) => {
+            let mut out = Vec::new();
+            reply.encode(&mut out);
+            let body: serde_json::Value = serde_json::from_slice(&out[4..]).expect("every reply is JSON");
+            assert!(body["op"].is_null() || body["op"].is_string());
+            // Differential: what serde_json reads as an object with a string "op" is
+            // never an invalid message (only, perhaps, an unknown operation).
+            if let Ok(serde_json::Value::Object(object)) = serde_json::from_slice::<serde_json::Value>(frame)
+                && object.get("op").is_some_and(serde_json::Value::is_string)
+            {
+                assert_eq!(reply.error_code(), Some(minmax_core::ErrorCode::UnknownOperation), "{body}");
+            }
+        }
+    }
+    if let Some(reply) = message::parse_reply(frame) {
+        for raw in [reply.min, reply.max].into_iter().flatten() {
+            let _ = message::parse_reply_value(raw, Some(&cipher));
+        }
+    }
+}
+
+#[derive(Arbitrary, Debug)]
+enum Action {
+    Connect,
+    Disconnect(u8),
+    Advance(u8),
+    Raw(u8, Vec<u8>),
+    Send(u8, Msg),
+    Split(u8, Msg, u8),
+}
+
+#[derive(Arbitrary, Debug)]
+enum Msg {
+    Start { id: u8, key: KeyChoice },
+    Number(NumberChoice),
+    Stop,
+    Quit,
+    Unknown(String),
+    Json(String),
+}
+
+#[derive(Arbitrary, Debug)]
+enum KeyChoice {
+    Absent,
+    Null,
+    Aes { size: u8, byte: u8 },
+    Text(String),
+}
+
+#[derive(Arbitrary, Debug)]
+enum NumberChoice {
+    Small(i64),
+    Digits { negative: bool, digits: Vec<u8> },
+    Text(String),
+    Encrypted(i64),
+    Float(u32, u32),
+}
+
+const IDS: [&str; 5] = ["anton", "jonas", "manel", "Zé", "a,b"];
+
+/// `server_ops`: a sequence of connections, frames (well-formed and not), split
+/// frames, disconnects and timeouts through one `Server`. No panic; the active ids are
+/// exactly those of the sessions the effects started and did not end, each on one
+/// connection; every reply is JSON with `op` and `status`; every row is sane; nothing
+/// happens on a closed connection; no connection buffers more than `MAX_FRAME + 4`.
+pub fn server_ops(data: &[u8]) {
+    let mut input = Unstructured::new(data);
+    let Ok(actions) = input.arbitrary::<Vec<Action>>() else {
+        return;
+    };
+    let start = Instant::now();
+    let config = Config {
+        max_frame: MAX_FRAME,
+        max_connections: 4,
+        require_cipher: false,
+        idle_timeout: Some(Duration::from_secs(60)),
+        frame_timeout: Some(Duration::from_secs(10)),
+    };
+    let mut server = Server::new(config);
+    let mut now = start;
+    let mut conns: Vec<ConnId> = Vec::new();
+    let mut closed: BTreeSet<ConnId> = BTreeSet::new();
+    // The key of the last START sent on each connection, for encrypted numbers.
+    let mut keys: BTreeMap<ConnId, Vec<u8>> = BTreeMap::new();
+    let mut sessions: BTreeMap<ConnId, Arc<str>> = BTreeMap::new();
+    for action in actions.into_iter().take(200) {
+        let pick = |conns: &[ConnId], index: u8| {
+            (!conns.is_empty()).then(|| conns[usize::from(index) % conns.len()])
+        };
+        match action {
+            Action::Connect => conns.push(server.handle_connect(now)),
+            Action::Disconnect(index) => {
+                if let Some(conn) = pick(&conns, index) {
+                    server.handle_disconnect(conn);
+                    conns.retain(|&c| c != conn);
+                    closed.insert(conn);
+                }
+            }
+            Action::Advance(seconds) => {
+                now += Duration::from_secs(u64::from(seconds));
+                server.handle_timeout(now);
+            }
+            Action::Raw(index, bytes) => {
+                if let Some(conn) = pick(&conns, index) {
+                    server.handle_input(now, conn, &bytes);
+                }
+            }
+            Action::Send(index, msg) | Action::Split(index, msg, _) if pick(&conns, index).is_none() => {
+                let _ = msg;
+            }
+            Action::Send(index, msg) => {
+                let conn = pick(&conns, index).expect("checked above");
+                let bytes = render(&msg, conn, &mut keys);
+                server.handle_input(now, conn, &bytes);
+            }
+            Action::Split(index, msg, cut) => {
+                let conn = pick(&conns, index).expect("checked above");
+                let bytes = render(&msg, conn, &mut keys);
+                let (head, tail) = bytes.split_at(usize::from(cut).min(bytes.len()));
+                server.handle_input(now, conn, head);
+                now += Duration::from_secs(1);
+                server.handle_input(now, conn, tail);
+            }
+        }
+        while let Some(effect) = server.poll_effect() {
+            match effect {
+                Effect::Started { conn, client_id } => {
+                    assert!(!closed.contains(&conn));
+                    assert!(sessions.insert(conn, client_id).is_none(), "a second session on one connection");
+                }
+                Effect::Record { conn, row } => {
+                    assert!(row.count >= 1 && row.min <= row.max, "{row:?}");
+                    assert_eq!(sessions.remove(&conn).as_deref(), Some(&*row.client_id));
+                }
+                Effect::Ended { conn, session } => {
+                    assert_eq!(sessions.remove(&conn).as_deref(), Some(&*session.client_id));
+                }
+                Effect::Reply { conn, response } => {
+                    assert!(!closed.contains(&conn), "a reply on a closed connection");
+                    let mut out = Vec::new();
+                    response.encode(&mut out);
+                    let body: serde_json::Value =
+                        serde_json::from_slice(&out[4..]).expect("replies are JSON");
+                    assert!(body["status"].is_boolean() && body.get("op").is_some(), "{body}");
+                    assert_eq!(body["status"] == false, body.get("error").is_some(), "{body}");
+                }
+                Effect::Close { conn, .. } => {
+                    assert!(!sessions.contains_key(&conn), "a closed connection kept its session");
+                    conns.retain(|&c| c != conn);
+                    closed.insert(conn);
+                }
+            }
+        }
+        let expected: BTreeSet<&str> = sessions.values().map(|id| &**id).collect();
+        assert_eq!(expected.len(), sessions.len(), "one id active on two connections");
+        let active: BTreeSet<&str> = server.active_ids().collect();
+        assert_eq!(active, expected);
+        for conn in &conns {
+            assert!(server.buffered_capacity(*conn).is_some_and(|held| held <= MAX_FRAME as usize + 4));
+        }
+    }
+}
+
+fn render(msg: &Msg, conn: ConnId, keys: &mut BTreeMap<ConnId, Vec<u8>>) -> Vec<u8> {
+    let mut frame = Vec::new();
+    match msg {
+        Msg::Start { id, key } => {
+            let id = IDS[usize::from(*id) % IDS.len()];
+            let key_text = match key {
+                KeyChoice::Absent | KeyChoice::Null => None,
+                KeyChoice::Aes { size, byte } => {
+                    let key = vec![*byte; [16, 24, 32, 15][usize::from(*size) % 4]];
+                    keys.insert(conn, key.clone());
+                    Some(minmax_core::cipher::key_to_base64(&key))
+                }
+                KeyChoice::Text(text) => Some(text.clone()),
+            };
+            message::encode_start(&mut frame, id, key_text.as_deref());
+        }
+        Msg::Number(number) => {
+            let value = match number {
+                NumberChoice::Small(n) => Value::Plain(Int::from(*n)),
+                NumberChoice::Digits { negative, digits } => {
+                    let text: String = digits.iter().map(|d| char::from(b'0' + d % 10)).collect();
+                    match Int::parse(&format!("{}{text}", if *negative { "-" } else { "" })) {
+                        Ok(int) => Value::Plain(int),
+                        Err(_) => Value::Plain(Int::ZERO),
+                    }
+                }
+                NumberChoice::Text(text) => {
+                    minmax_core::codec::encode_frame(&mut frame, |out| {
+                        out.extend_from_slice(br#"{"op": "NUMBER", "number": "#);
+                        minmax_core::pyjson::write_str(out, text);
+                        out.push(b'}');
+                    });
+                    return frame;
+                }
+                NumberChoice::Encrypted(n) => {
+                    let key = keys.get(&conn).cloned().unwrap_or_else(|| vec![1; 16]);
+                    match Cipher::from_key(&key).ok().and_then(|cipher| cipher.encrypt(*n).ok()) {
+                        Some(encrypted) => Value::Encrypted(encrypted),
+                        None => Value::Plain(Int::from(*n)),
+                    }
+                }
+                NumberChoice::Float(whole, fraction) => {
+                    minmax_core::codec::encode_frame(&mut frame, |out| {
+                        out.extend_from_slice(
+                            format!(r#"{{"op": "NUMBER", "number": {whole}.{fraction}}}"#).as_bytes(),
+                        );
+                    });
+                    return frame;
+                }
+            };
+            message::encode_number(&mut frame, &value);
+        }
+        Msg::Stop => message::encode_bare(&mut frame, minmax_core::Op::Stop),
+        Msg::Quit => message::encode_bare(&mut frame, minmax_core::Op::Quit),
+        Msg::Unknown(op) => minmax_core::codec::encode_frame(&mut frame, |out| {
+            out.extend_from_slice(br#"{"op": "#);
+            minmax_core::pyjson::write_str(out, op);
+            out.push(b'}');
+        }),
+        Msg::Json(text) => {
+            minmax_core::codec::encode_frame(&mut frame, |out| out.extend_from_slice(text.as_bytes()))
+        }
+    }
+    frame
+}
+
+#[derive(Arbitrary, Debug)]
+enum ClientInput {
+    Reply(ReplyChoice),
+    Line(String),
+    EndOfInput,
+    Interrupt,
+    ConnectionLost(String),
+}
+
+#[derive(Arbitrary, Debug)]
+enum ReplyChoice {
+    Raw(Vec<u8>),
+    Ok,
+    Refused(String),
+    Stop { min: StopValue, max: StopValue, legacy: bool },
+}
+
+#[derive(Arbitrary, Debug)]
+enum StopValue {
+    Int(i64),
+    Text(String),
+    Encrypted(i64),
+    Raw(String),
+}
+
+/// `client_replies`: arbitrary replies, input lines and signals through `Client::step`
+/// in any order. No panic; once the client exits it wants nothing and does nothing.
+pub fn client_replies(data: &[u8]) {
+    let mut input = Unstructured::new(data);
+    let key: Option<[u8; 16]> = input.arbitrary().unwrap_or(None);
+    let config = ClientConfig {
+        client_id: "fuzz".into(),
+        key,
+        interactive: input.arbitrary().unwrap_or(false),
+        json: input.arbitrary().unwrap_or(false),
+        width: usize::from(input.arbitrary::<u8>().unwrap_or(80)),
+    };
+    let cipher = key.and_then(|key| Cipher::from_key(&key).ok());
+    let mut client = Client::new(config);
+    let mut exited = client.step(ClientEvent::Connected).iter().any(|a| matches!(a, ClientAction::Exit(_)));
+    for _ in 0..500 {
+        let Ok(event) = input.arbitrary::<ClientInput>() else {
+            break;
+        };
+        let reply_bytes;
+        let event = match &event {
+            ClientInput::Reply(choice) => {
+                reply_bytes = render_reply(choice, cipher.as_ref());
+                ClientEvent::Reply(&reply_bytes)
+            }
+            ClientInput::Line(line) => ClientEvent::Line(line),
+            ClientInput::EndOfInput => ClientEvent::EndOfInput,
+            ClientInput::Interrupt => ClientEvent::Interrupt,
+            ClientInput::ConnectionLost(how) => ClientEvent::ConnectionLost(how),
+        };
+        let actions = client.step(event);
+        if exited {
+            assert!(actions.is_empty(), "the client acted after exiting: {actions:?}");
+            assert_eq!(client.wants(), Wants::Done);
+        }
+        exited |= actions.iter().any(|action| matches!(action, ClientAction::Exit(_)));
+    }
+}
+
+fn render_reply(choice: &ReplyChoice, cipher: Option<&Cipher>) -> Vec<u8> {
+    let value = |value: &StopValue| match value {
+        StopValue::Int(n) => n.to_string(),
+        StopValue::Text(text) => serde_json::to_string(text).expect("a string serializes"),
+        StopValue::Encrypted(n) => match cipher.and_then(|cipher| cipher.encrypt(*n).ok()) {
+            Some(encrypted) => format!("\"{}\"", encrypted.as_str()),
+            None => n.to_string(),
+        },
+        StopValue::Raw(raw) => raw.clone(),
+    };
+    match choice {
+        ReplyChoice::Raw(bytes) => bytes.clone(),
+        ReplyChoice::Ok => br#"{"op": "X", "status": true}"#.to_vec(),
+        ReplyChoice::Refused(error) => format!(
+            r#"{{"op": "X", "status": false, "error": {}}}"#,
+            serde_json::to_string(error).expect("a string")
+        )
+        .into_bytes(),
+        ReplyChoice::Stop { min, max, legacy } => {
+            let (min_key, max_key) = if *legacy { ("minimum", "maximum") } else { ("min", "max") };
+            format!(
+                r#"{{"op": "STOP", "status": true, "{min_key}": {}, "{max_key}": {}}}"#,
+                value(min),
+                value(max)
+            )
+            .into_bytes()
+        }
+    }
+}
