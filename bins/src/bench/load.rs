@@ -1,0 +1,492 @@
+//! The load generator: `--conns` connections on one `polling` event loop, each
+//! running sessions back to back (START, `--numbers` NUMBERs, STOP or QUIT) with up to
+//! `--pipeline` requests in flight, and `--idle` more connections that START and then
+//! wait. Every reply is checked byte for byte against what the protocol says it must
+//! be, min and max of every STOP included (encrypted ones too: ECB is deterministic,
+//! so the expected ciphertext is known).
+
+use hdrhistogram::Histogram;
+use minmax_core::message::{self, ErrorCode, Op, Response, Value};
+use minmax_core::{Cipher, Decoded, Decoder, Int};
+use polling::{Event, Events, PollMode, Poller};
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct LoadOptions {
+    /// The server.
+    pub addr: SocketAddr,
+    /// Connections running sessions.
+    pub conns: usize,
+    /// Stop after this many sessions (in all).
+    pub sessions: Option<u64>,
+    /// Stop after this long.
+    pub duration: Option<Duration>,
+    /// NUMBERs per session.
+    pub numbers: usize,
+    /// Requests in flight per connection.
+    pub pipeline: usize,
+    /// Encrypted sessions.
+    pub encrypt: bool,
+    /// End sessions with QUIT instead of STOP.
+    pub quit: bool,
+    /// Extra connections that START and then stay idle.
+    pub idle: usize,
+    /// The server is `minmax-bench ceiling`: check only that each request gets one
+    /// well-framed reply.
+    pub canned: bool,
+    /// Print a progress line (on a terminal).
+    pub progress: bool,
+}
+
+/// What a run measured.
+#[derive(Debug)]
+pub struct LoadReport {
+    /// Wall time of the measured part (idle connections set up before it).
+    pub elapsed: Duration,
+    /// Replies received and checked.
+    pub requests: u64,
+    /// Sessions completed (STOP or QUIT answered).
+    pub sessions: u64,
+    /// Replies that were not what the protocol says, connections lost, and so on.
+    pub errors: u64,
+    /// The first few errors, described.
+    pub error_samples: Vec<String>,
+    /// Request latency, in nanoseconds.
+    pub latency: Histogram<u64>,
+    /// Idle sessions opened.
+    pub idle: usize,
+}
+
+/// The reply a request must get.
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    Ok(Op),
+    /// The session's STOP: its min and max.
+    Stopped {
+        min: i64,
+        max: i64,
+    },
+}
+
+#[derive(Debug)]
+struct InFlight {
+    expect: Expect,
+    sent_at: Instant,
+}
+
+/// Where a connection is in its current session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Next {
+    Start,
+    Number(usize),
+    End,
+}
+
+struct LoadConn {
+    stream: TcpStream,
+    decoder: Decoder,
+    out: Vec<u8>,
+    written: usize,
+    in_flight: VecDeque<InFlight>,
+    next: Next,
+    session_id: u64,
+    min: i64,
+    max: i64,
+    cipher: Option<Cipher>,
+    key: [u8; 16],
+    random: u64,
+    registered_write: bool,
+    /// No more sessions will start on this connection.
+    draining: bool,
+    index: usize,
+}
+
+/// A small, fast generator of test numbers (xorshift64*); not for keys.
+fn next_random(state: &mut u64) -> u64 {
+    *state ^= *state >> 12;
+    *state ^= *state << 25;
+    *state ^= *state >> 27;
+    state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}
+
+impl LoadConn {
+    fn connect(addr: SocketAddr, index: usize, encrypt: bool, seed: u64) -> io::Result<LoadConn> {
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        stream.set_nonblocking(true)?;
+        let mut random = seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut key = [0u8; 16];
+        for chunk in key.chunks_mut(8) {
+            chunk.copy_from_slice(&next_random(&mut random).to_le_bytes()[..chunk.len()]);
+        }
+        let cipher = if encrypt { Cipher::from_key(&key).ok() } else { None };
+        Ok(LoadConn {
+            stream,
+            decoder: Decoder::new(minmax_net::client::MAX_REPLY),
+            out: Vec::with_capacity(4096),
+            written: 0,
+            in_flight: VecDeque::new(),
+            next: Next::Start,
+            session_id: 0,
+            min: 0,
+            max: 0,
+            cipher,
+            key,
+            random,
+            registered_write: false,
+            draining: false,
+            index,
+        })
+    }
+
+    /// Queues the next request of the session, returning false when the connection
+    /// may not start another session.
+    fn queue_request(
+        &mut self,
+        prefix: &str,
+        options: &LoadOptions,
+        budget: &mut SessionBudget,
+        now: Instant,
+    ) -> bool {
+        let expect = match self.next {
+            Next::Start => {
+                if self.draining || !budget.take() {
+                    self.draining = true;
+                    return false;
+                }
+                self.session_id += 1;
+                let id = format!("{prefix}-{}-{}", self.index, self.session_id);
+                let key_text = self.cipher.as_ref().map(|_| minmax_core::cipher::key_to_base64(&self.key));
+                message::encode_start(&mut self.out, &id, key_text.as_deref());
+                self.next = if options.numbers == 0 { Next::End } else { Next::Number(0) };
+                Expect::Ok(Op::Start)
+            }
+            Next::Number(sent) => {
+                let number = self.random_number(options.encrypt);
+                if sent == 0 {
+                    (self.min, self.max) = (number, number);
+                } else {
+                    (self.min, self.max) = (self.min.min(number), self.max.max(number));
+                }
+                let value = match &self.cipher {
+                    Some(cipher) => match cipher.encrypt(number) {
+                        Ok(encrypted) => Value::Encrypted(encrypted),
+                        Err(_) => Value::Plain(Int::from(number)),
+                    },
+                    None => Value::Plain(Int::from(number)),
+                };
+                message::encode_number(&mut self.out, &value);
+                self.next = if sent + 1 == options.numbers { Next::End } else { Next::Number(sent + 1) };
+                Expect::Ok(Op::Number)
+            }
+            Next::End => {
+                self.next = Next::Start;
+                if options.quit {
+                    message::encode_bare(&mut self.out, Op::Quit);
+                    Expect::Ok(Op::Quit)
+                } else {
+                    message::encode_bare(&mut self.out, Op::Stop);
+                    Expect::Stopped { min: self.min, max: self.max }
+                }
+            }
+        };
+        self.in_flight.push_back(InFlight { expect, sent_at: now });
+        true
+    }
+
+    fn random_number(&mut self, encrypt: bool) -> i64 {
+        let raw = next_random(&mut self.random);
+        if encrypt {
+            // Within %16d: -999 999 999 999 999 to 9 999 999 999 999 999.
+            (raw % 10_999_999_999_999_999) as i64 - 999_999_999_999_999
+        } else {
+            raw as i64
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        while self.written < self.out.len() {
+            match self.stream.write(&self.out[self.written..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(count) => self.written += count,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(error) => return Err(error),
+            }
+        }
+        if self.written == self.out.len() {
+            self.out.clear();
+            self.written = 0;
+        }
+        Ok(())
+    }
+}
+
+/// The bytes the reply to `expect` must be, for a session under `cipher`.
+fn expected_reply(cipher: Option<&Cipher>, expect: Expect, scratch: &mut Vec<u8>) {
+    scratch.clear();
+    let response = match expect {
+        Expect::Ok(op) => Response::Ok(op),
+        Expect::Stopped { min, max } => {
+            let show = |n: i64| match cipher.and_then(|cipher| cipher.encrypt(n).ok()) {
+                Some(encrypted) => Value::Encrypted(encrypted),
+                None => Value::Plain(Int::from(n)),
+            };
+            Response::Stopped { min: show(min), max: show(max) }
+        }
+    };
+    response.write_json(scratch);
+}
+
+/// Sessions left to start, when the run is bounded by a count.
+struct SessionBudget {
+    left: Option<u64>,
+}
+
+impl SessionBudget {
+    fn take(&mut self) -> bool {
+        match &mut self.left {
+            None => true,
+            Some(0) => false,
+            Some(left) => {
+                *left -= 1;
+                true
+            }
+        }
+    }
+}
+
+/// A connection error, counted and described.
+fn record_error(report: &mut LoadReport, description: String) {
+    report.errors += 1;
+    if report.error_samples.len() < 5 {
+        report.error_samples.push(description);
+    }
+}
+
+/// Runs the load described by `options`.
+pub fn run(options: &LoadOptions) -> io::Result<LoadReport> {
+    let seed = u64::from(std::process::id()) << 32
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+    let prefix = format!("bench{:x}", seed & 0xff_ffff);
+    let mut report = LoadReport {
+        elapsed: Duration::ZERO,
+        requests: 0,
+        sessions: 0,
+        errors: 0,
+        error_samples: Vec::new(),
+        latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3).map_err(io::Error::other)?,
+        idle: 0,
+    };
+    let idle = open_idle_sessions(options, &prefix, &mut report)?;
+    let mut conns: Vec<Option<LoadConn>> = Vec::with_capacity(options.conns);
+    // Declared after `conns`, the poller is dropped before them on every return path,
+    // and closing an epoll instance ends all its registrations.
+    let poller = Poller::new()?;
+    for index in 0..options.conns {
+        let conn = LoadConn::connect(options.addr, index, options.encrypt, seed)?;
+        // SAFETY: a connection leaves `conns` only after `poller.delete`, and `conns`
+        // outlives the poller (see its declaration).
+        #[allow(unsafe_code)]
+        unsafe {
+            poller.add_with_mode(&conn.stream, Event::readable(index), PollMode::Level)?;
+        }
+        conns.push(Some(conn));
+    }
+    let started = Instant::now();
+    let deadline = options.duration.map(|duration| started + duration);
+    let mut budget = SessionBudget { left: options.sessions };
+    for conn in conns.iter_mut().flatten() {
+        fill_pipeline(conn, &prefix, options, &mut budget, started);
+        if let Err(error) = conn.flush() {
+            record_error(&mut report, format!("connection {}: sending failed: {error}", conn.index));
+        }
+    }
+    let mut events = Events::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut scratch = Vec::new();
+    let mut open = conns.len();
+    let mut last_progress = started;
+    while open > 0 {
+        let now = Instant::now();
+        if deadline.is_some_and(|deadline| now >= deadline) {
+            break;
+        }
+        if options.progress && now - last_progress >= Duration::from_secs(1) {
+            last_progress = now;
+            let seconds = (now - started).as_secs_f64();
+            eprint!(
+                "\r\x1b[K{:.0} requests/s, {:.0} sessions/s, {} errors",
+                report.requests as f64 / seconds,
+                report.sessions as f64 / seconds,
+                report.errors
+            );
+        }
+        events.clear();
+        let wait = deadline
+            .map(|deadline| deadline.saturating_duration_since(now))
+            .unwrap_or(Duration::from_secs(1));
+        poller.wait(&mut events, Some(wait.min(Duration::from_secs(1))))?;
+        let now = Instant::now();
+        for event in events.iter() {
+            let Some(conn) = conns.get_mut(event.key).and_then(Option::as_mut) else {
+                continue;
+            };
+            let outcome = handle_event(
+                conn,
+                event,
+                &mut buffer,
+                &mut scratch,
+                &mut report,
+                &prefix,
+                options,
+                &mut budget,
+                now,
+            );
+            let finished = match outcome {
+                Ok(finished) => finished,
+                Err(error) => {
+                    record_error(&mut report, format!("connection {}: {error}", conn.index));
+                    true
+                }
+            };
+            if finished {
+                if let Some(conn) = conns[event.key].take() {
+                    let _ = poller.delete(&conn.stream);
+                }
+                open -= 1;
+            } else if conn.registered_write != (conn.written < conn.out.len()) {
+                conn.registered_write = !conn.registered_write;
+                poller.modify_with_mode(
+                    &conn.stream,
+                    Event::new(event.key, true, conn.registered_write),
+                    PollMode::Level,
+                )?;
+            }
+        }
+    }
+    report.elapsed = started.elapsed();
+    if options.progress {
+        eprint!("\r\x1b[K");
+    }
+    for conn in conns.into_iter().flatten() {
+        let _ = poller.delete(&conn.stream);
+    }
+    report.idle = idle.len();
+    Ok(report)
+}
+
+/// Opens the idle sessions (before the measured part), checking each START reply.
+fn open_idle_sessions(
+    options: &LoadOptions,
+    prefix: &str,
+    report: &mut LoadReport,
+) -> io::Result<Vec<TcpStream>> {
+    let mut idle = Vec::with_capacity(options.idle);
+    // Sent all at once, then read: thousands of round trips would take long.
+    for index in 0..options.idle {
+        let mut stream = TcpStream::connect(options.addr)?;
+        stream.set_nodelay(true)?;
+        let mut frame = Vec::new();
+        message::encode_start(&mut frame, &format!("{prefix}-idle-{index}"), None);
+        stream.write_all(&frame)?;
+        idle.push(stream);
+    }
+    let ok = br#"{"op": "START", "status": true}"#;
+    for (index, stream) in idle.iter_mut().enumerate() {
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        let mut prefix_bytes = [0u8; 4];
+        let mut body = vec![0u8; ok.len()];
+        let outcome = stream.read_exact(&mut prefix_bytes).and_then(|()| {
+            let len = u32::from_be_bytes(prefix_bytes) as usize;
+            body.resize(len.min(64 * 1024), 0);
+            stream.read_exact(&mut body)
+        });
+        if outcome.is_err() || (!options.canned && body != ok) {
+            record_error(report, format!("idle session {index}: START was not answered with success"));
+        }
+    }
+    Ok(idle)
+}
+
+fn fill_pipeline(
+    conn: &mut LoadConn,
+    prefix: &str,
+    options: &LoadOptions,
+    budget: &mut SessionBudget,
+    now: Instant,
+) {
+    while conn.in_flight.len() < options.pipeline.max(1) {
+        if !conn.queue_request(prefix, options, budget, now) {
+            break;
+        }
+    }
+}
+
+/// Handles one readiness event; true when the connection is finished.
+#[allow(clippy::too_many_arguments)]
+fn handle_event(
+    conn: &mut LoadConn,
+    event: Event,
+    buffer: &mut [u8],
+    scratch: &mut Vec<u8>,
+    report: &mut LoadReport,
+    prefix: &str,
+    options: &LoadOptions,
+    budget: &mut SessionBudget,
+    now: Instant,
+) -> io::Result<bool> {
+    if event.readable {
+        let count = match conn.stream.read(buffer) {
+            Ok(0) => {
+                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed the connection"));
+            }
+            Ok(count) => count,
+            Err(error) if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => 0,
+            Err(error) => return Err(error),
+        };
+        let mut input = &buffer[..count];
+        loop {
+            let frame = match conn.decoder.decode(&mut input) {
+                Decoded::Frame(frame) => frame,
+                Decoded::NeedMore => break,
+                Decoded::TooLong { announced } => {
+                    return Err(io::Error::other(format!("the server announced a {announced}-byte frame")));
+                }
+            };
+            let Some(in_flight) = conn.in_flight.pop_front() else {
+                return Err(io::Error::other("a reply to no request"));
+            };
+            report.requests += 1;
+            let _ = report.latency.record((now - in_flight.sent_at).as_nanos().max(1) as u64);
+            let ends_session = matches!(in_flight.expect, Expect::Stopped { .. } | Expect::Ok(Op::Quit));
+            if ends_session {
+                report.sessions += 1;
+            }
+            if !options.canned {
+                expected_reply(conn.cipher.as_ref(), in_flight.expect, scratch);
+                if frame != scratch.as_slice() {
+                    let got = String::from_utf8_lossy(frame);
+                    let expected = String::from_utf8_lossy(scratch);
+                    let refusal = message::parse_reply(frame)
+                        .and_then(|reply| reply.error)
+                        .and_then(|error| ErrorCode::from_message(&error));
+                    let note = refusal.map(|code| format!(" ({})", code.explanation())).unwrap_or_default();
+                    record_error(
+                        report,
+                        format!("connection {}: got {got}, expected {expected}{note}", conn.index),
+                    );
+                }
+            }
+        }
+    }
+    fill_pipeline(conn, prefix, options, budget, now);
+    conn.flush()?;
+    Ok(conn.draining && conn.in_flight.is_empty() && conn.written == conn.out.len())
+}
