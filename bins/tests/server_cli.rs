@@ -9,9 +9,13 @@ use std::process::{Command, Output, Stdio};
 
 fn run(args: &[&str]) -> Output {
     let dir = tempfile::tempdir().unwrap();
+    run_in(dir.path(), args)
+}
+
+fn run_in(dir: &std::path::Path, args: &[&str]) -> Output {
     let mut child = Command::new(server_binary())
         .args(args)
-        .current_dir(dir.path())
+        .current_dir(dir)
         .env_remove("RUST_LOG")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -63,6 +67,9 @@ fn a_port_in_use_and_an_address_not_of_this_machine_are_exit_2() {
     let holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = holder.local_addr().unwrap().port().to_string();
     assert_exit(&[&port], 2, "another program uses this port");
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(run_in(dir.path(), &[&port]).status.code(), Some(2));
+    assert!(!dir.path().join("report.csv").exists(), "a server that could not listen created a report");
     // TEST-NET-1 (RFC 5737) is never assigned to a local interface.
     assert_exit(&["0", "--bind", "192.0.2.1"], 2, "this machine has no such address");
 }

@@ -73,7 +73,10 @@ fn connections_beyond_the_limit_are_told_the_server_is_busy() {
         first.request(r#"{"op": "START", "client_id": "first"}"#),
         r#"{"op": "START", "status": true}"#
     );
+    // A client over the limit that speaks at once still gets its answer, then a
+    // clean close rather than a reset.
     let mut third = server.connect();
+    third.send(r#"{"op": "START", "client_id": "third"}"#);
     assert_eq!(third.recv(), r#"{"op": null, "status": false, "error": "Servidor ocupado"}"#);
     third.expect_closed();
     drop(first);

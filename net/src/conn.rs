@@ -8,7 +8,7 @@
 use minmax_core::{ConnId, Response};
 use polling::{Event, PollMode, Poller};
 use std::collections::VecDeque;
-use std::io::{self, Write};
+use std::io;
 use std::net::{SocketAddr, TcpStream};
 
 /// Output past which a connection is not read until its peer reads some replies
@@ -104,15 +104,8 @@ impl Conn {
 
     /// Writes what may be written, until the socket would block.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
-        while self.sent < self.releasable {
-            match self.stream.write(&self.out[self.sent..self.releasable]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(written) => self.sent += written,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        self.sent +=
+            crate::nonblocking::write_until_blocked(&mut self.stream, &self.out[self.sent..self.releasable])?;
         self.compact();
         Ok(())
     }

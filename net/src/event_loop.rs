@@ -39,6 +39,9 @@ const READ_BUFFER: usize = 64 * 1024;
 /// How long accepting pauses when the process is out of descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 
+/// Unread input thrown away before the server closes a connection, at most.
+const DISCARD_LIMIT: usize = 256 * 1024;
+
 /// How long a shutdown waits for clients to take their last replies.
 const DRAIN_TIME: Duration = Duration::from_secs(5);
 
@@ -141,12 +144,13 @@ pub struct EventLoop {
 }
 
 impl EventLoop {
-    /// Opens the report (repairing it if needed, §6) and binds the listening socket.
+    /// Binds the listening socket and opens the report (repairing it if needed, §6).
     pub fn bind(settings: &Settings) -> Result<EventLoop, StartError> {
-        let report = ReportFile::open(&settings.report).map_err(StartError::Report)?;
-        log_inspection(&report);
+        // Bound first: a bad address or a port in use must not leave a report behind.
         let listener =
             listen(settings.bind).map_err(|source| StartError::Bind { addr: settings.bind, source })?;
+        let report = ReportFile::open(&settings.report).map_err(StartError::Report)?;
+        log_inspection(&report);
         let local_addr = listener.local_addr().map_err(StartError::System)?;
         let poller = Arc::new(Poller::new().map_err(StartError::System)?);
         // SAFETY: the listener is deleted from the poller before it is dropped, in
@@ -439,8 +443,17 @@ impl EventLoop {
     }
 
     fn drop_conn(&mut self, key: usize) {
-        if let Some(conn) = self.conns.remove(&key) {
+        if let Some(mut conn) = self.conns.remove(&key) {
             let _ = self.poller.delete(&conn.stream);
+            if conn.closing {
+                // The server is the one closing: what the peer sent after its last
+                // answered request would turn the close into a reset.
+                crate::nonblocking::discard_pending_input(
+                    &mut conn.stream,
+                    &mut self.read_buffer,
+                    DISCARD_LIMIT,
+                );
+            }
             debug!(peer = %conn.peer, conn = %conn.id, "connection closed");
         }
     }
@@ -473,6 +486,8 @@ impl EventLoop {
         error!(
             "{failure}; failing stop: waiting STOPs are answered Erro do servidor, every connection is closed"
         );
+        // Rows made durable before the failure keep their successful replies.
+        self.release_durable();
         self.stop_accepting();
         self.machine.handle_shutdown();
         for conn in self.conns.values_mut() {

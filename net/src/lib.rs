@@ -8,12 +8,13 @@
 //!
 //! Modules: [`event_loop`] the server on `polling`, `conn` one connection's buffers
 //! and interest, [`report_file`] report.csv and its group-commit writer, [`client`]
-//! the client's transport.
+//! the client's transport, [`nonblocking`] loops over nonblocking sockets.
 #![warn(missing_docs)]
 
 pub mod client;
 mod conn;
 pub mod event_loop;
+pub mod nonblocking;
 pub mod report_file;
 
 pub use event_loop::{EventLoop, RunError, Settings, StartError};

@@ -8,7 +8,7 @@
 use minmax_core::{Decoded, Decoder};
 use polling::{Event, Events, PollMode, Poller};
 use std::collections::HashMap;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 
 const LISTENER: usize = usize::MAX - 1;
@@ -106,12 +106,9 @@ fn serve_conn(conn: &mut Conn, event: Event, buffer: &mut [u8]) -> bool {
             Err(_) => return false,
         }
     }
-    while conn.written < conn.out.len() {
-        match conn.stream.write(&conn.out[conn.written..]) {
-            Ok(count) => conn.written += count,
-            Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
-            Err(_) => return false,
-        }
+    match minmax_net::nonblocking::write_until_blocked(&mut conn.stream, &conn.out[conn.written..]) {
+        Ok(count) => conn.written += count,
+        Err(_) => return false,
     }
     if conn.written == conn.out.len() {
         conn.out.clear();

@@ -209,15 +209,8 @@ impl LoadConn {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        while self.written < self.out.len() {
-            match self.stream.write(&self.out[self.written..]) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(count) => self.written += count,
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(error) => return Err(error),
-            }
-        }
+        self.written +=
+            minmax_net::nonblocking::write_until_blocked(&mut self.stream, &self.out[self.written..])?;
         if self.written == self.out.len() {
             self.out.clear();
             self.written = 0;
