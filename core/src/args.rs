@@ -2,7 +2,8 @@
 //! follows §4's rules: [`crate::message::check_client_id`].)
 
 use std::fmt;
-use std::net::Ipv6Addr;
+// libcore's address type: parsing only, no sockets.
+use core::net::Ipv6Addr;
 
 /// Why a port argument is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -572,20 +572,17 @@ mod tests {
 
     #[test]
     fn a_refusal_is_printed_and_exits_with_3() {
+        // The reply as the server writes it: its text is message.rs's to define.
+        let mut refusal = Vec::new();
+        crate::message::Response::error(Op::Start, ErrorCode::ClientExists).write_json(&mut refusal);
         let mut client = Client::new(config(false));
         client.step(ClientEvent::Connected);
-        let actions = client
-            .step(ClientEvent::Reply(br#"{"op": "START", "status": false, "error": "Cliente existente"}"#));
-        assert_eq!(
-            actions,
-            vec![
-                ClientAction::Warn(
-                    "the server refused START: Cliente existente (this client id already has an active session)"
-                        .into()
-                ),
-                ClientAction::Exit(Exit::Refused)
-            ]
+        let actions = client.step(ClientEvent::Reply(&refusal));
+        let expected = format!(
+            "the server refused START: {} (this client id already has an active session)",
+            ErrorCode::ClientExists
         );
+        assert_eq!(actions, vec![ClientAction::Warn(expected), ClientAction::Exit(Exit::Refused)]);
     }
 
     #[test]

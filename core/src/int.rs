@@ -10,7 +10,7 @@ use std::cmp::Ordering;
 use std::fmt;
 
 /// Python's default limit on the digits of an integer read from text
-/// (`sys.get_int_max_str_digits()`); one digit more is `Número inválido` (§4).
+/// (`sys.get_int_max_str_digits()`); one digit more makes a NUMBER invalid (§4).
 pub const MAX_DIGITS: usize = 4300;
 
 /// An exact integer, ordered numerically; `-0` and `+0` are both `0`.

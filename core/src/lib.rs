@@ -11,7 +11,8 @@
 //! replies and the error strings (§3, §4), [`int`] exact integers (§5), [`cipher`]
 //! the AES scheme (§5), `session` the transition table (§2-§4), [`server`] all
 //! sessions and timeouts, [`client`] the client's behaviour, [`args`] ports and hosts and [`exit`] the exit codes (§7), [`report`] the
-//! CSV report (§6), [`pyjson`] Python-compatible JSON strings (§1).
+//! CSV report (§6), [`pyjson`] Python-compatible JSON strings (§1), [`time`] the
+//! caller's clock readings.
 #![warn(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
@@ -26,6 +27,7 @@ pub mod pyjson;
 pub mod report;
 pub mod server;
 mod session;
+pub mod time;
 
 pub use cipher::Cipher;
 pub use client::{Client, ClientAction, ClientConfig, ClientEvent};
@@ -36,3 +38,4 @@ pub use message::{ErrorCode, Op, Response};
 pub use report::ReportRow;
 pub use server::{CloseReason, Config, ConnId, Effect, Server};
 pub use session::{EndedSession, SessionEnd};
+pub use time::Timestamp;

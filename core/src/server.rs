@@ -9,17 +9,18 @@ use crate::codec::{Decoded, Decoder};
 use crate::message::{self, Response};
 use crate::report::ReportRow;
 use crate::session::{self, EndedSession, Policy, Session, SessionEnd};
+use crate::time::Timestamp;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The server's limits and policy (the options of §7).
 #[derive(Debug, Clone)]
 pub struct Config {
     /// The largest frame payload accepted (`--max-frame`).
     pub max_frame: u32,
-    /// Connections beyond this many are answered `Servidor ocupado` and closed.
+    /// Connections beyond this many are told the server is busy (§4) and closed.
     pub max_connections: usize,
     /// Refuse plain sessions (`--require-cipher`).
     pub require_cipher: bool,
@@ -158,11 +159,11 @@ pub enum Effect {
 struct Connection {
     decoder: Decoder,
     session: Option<Session>,
-    last_request: Instant,
+    last_request: Timestamp,
     /// When the first byte of the frame still incomplete arrived.
-    partial_since: Option<Instant>,
+    partial_since: Option<Timestamp>,
     /// The key of this connection's entry in `Server::timers`, if any.
-    scheduled: Option<Instant>,
+    scheduled: Option<Timestamp>,
 }
 
 /// Every session of a server, and the rules they follow.
@@ -175,7 +176,7 @@ pub struct Server {
     /// deadline later (every request moves the idle one) does not touch this set: the
     /// early entry fires, finds the deadline moved, and reschedules. So a request costs
     /// no tree operation, and the set never grows past one entry per connection.
-    timers: BTreeSet<(Instant, ConnId)>,
+    timers: BTreeSet<(Timestamp, ConnId)>,
     effects: VecDeque<Effect>,
     last_conn: u64,
 }
@@ -199,8 +200,8 @@ impl Server {
     }
 
     /// A new connection arrived. Over `max_connections`, it is answered
-    /// `Servidor ocupado` and closed at once (see the effects).
-    pub fn handle_connect(&mut self, now: Instant) -> ConnId {
+    /// that the server is busy (§4) and closed at once (see the effects).
+    pub fn handle_connect(&mut self, now: Timestamp) -> ConnId {
         self.last_conn += 1;
         let id = ConnId(self.last_conn);
         if self.conns.len() >= self.config.max_connections {
@@ -222,7 +223,7 @@ impl Server {
 
     /// Bytes arrived on `conn`. Every whole frame in them is answered, in order;
     /// input for a connection the server has closed is ignored.
-    pub fn handle_input(&mut self, now: Instant, id: ConnId, mut bytes: &[u8]) {
+    pub fn handle_input(&mut self, now: Timestamp, id: ConnId, mut bytes: &[u8]) {
         // Borrow the fields apart, so that a frame borrowed from the connection's
         // decoder can be applied to its session while the effects queue grows.
         let Server { config, conns, active_ids, effects, .. } = self;
@@ -276,12 +277,12 @@ impl Server {
     }
 
     /// When [`Server::handle_timeout`] should next be called, if ever.
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
         self.timers.first().map(|&(at, _)| at)
     }
 
     /// Time has passed: closes the connections whose idle or frame timeout expired.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub fn handle_timeout(&mut self, now: Timestamp) {
         while let Some(&(at, id)) = self.timers.first() {
             if at > now {
                 break;
@@ -324,7 +325,7 @@ impl Server {
 
     /// (frame deadline, idle deadline) of a connection. An unrepresentable instant
     /// (a timeout of centuries) is no deadline.
-    fn deadlines(&self, id: ConnId) -> (Option<Instant>, Option<Instant>) {
+    fn deadlines(&self, id: ConnId) -> (Option<Timestamp>, Option<Timestamp>) {
         let Some(conn) = self.conns.get(&id) else {
             return (None, None);
         };
@@ -428,7 +429,7 @@ mod tests {
 
     #[test]
     fn a_whole_session_records_one_row_before_its_reply() {
-        let now = Instant::now();
+        let now = Timestamp::ZERO;
         let mut server = Server::new(Config::default());
         let conn = server.handle_connect(now);
         let mut input = frame(r#"{"op": "START", "client_id": "anton", "cipher": null}"#);
@@ -459,7 +460,7 @@ mod tests {
 
     #[test]
     fn a_client_id_is_active_on_one_connection_at_a_time() {
-        let now = Instant::now();
+        let now = Timestamp::ZERO;
         let mut server = Server::new(Config::default());
         let (a, b) = (server.handle_connect(now), server.handle_connect(now));
         let start = frame(r#"{"op": "START", "client_id": "anton"}"#);
@@ -480,7 +481,7 @@ mod tests {
 
     #[test]
     fn an_oversized_prefix_is_answered_and_closed() {
-        let now = Instant::now();
+        let now = Timestamp::ZERO;
         let mut server = Server::new(Config::default());
         let conn = server.handle_connect(now);
         server.handle_input(now, conn, &frame(r#"{"op": "START", "client_id": "x"}"#));
@@ -508,7 +509,7 @@ mod tests {
 
     #[test]
     fn connections_over_the_limit_are_told_the_server_is_busy() {
-        let now = Instant::now();
+        let now = Timestamp::ZERO;
         let mut server = Server::new(Config { max_connections: 1, ..Config::default() });
         let first = server.handle_connect(now);
         let second = server.handle_connect(now);
@@ -528,7 +529,7 @@ mod tests {
 
     #[test]
     fn a_half_sent_frame_is_closed_after_the_frame_timeout() {
-        let start = Instant::now();
+        let start = Timestamp::ZERO;
         let config = Config { frame_timeout: Some(Duration::from_secs(10)), ..Config::default() };
         let mut server = Server::new(config);
         let conn = server.handle_connect(start);
@@ -547,7 +548,7 @@ mod tests {
 
     #[test]
     fn a_completed_frame_clears_the_frame_timeout() {
-        let start = Instant::now();
+        let start = Timestamp::ZERO;
         let mut server = Server::new(Config::default());
         let conn = server.handle_connect(start);
         let message = frame(r#"{"op": "QUIT"}"#);
@@ -562,7 +563,7 @@ mod tests {
 
     #[test]
     fn idle_connections_are_closed_and_their_sessions_discarded() {
-        let start = Instant::now();
+        let start = Timestamp::ZERO;
         let config = Config { idle_timeout: Some(Duration::from_secs(30)), ..Config::default() };
         let mut server = Server::new(config);
         let conn = server.handle_connect(start);
@@ -591,7 +592,8 @@ mod tests {
 
     #[test]
     fn huge_timeouts_never_fire_and_never_overflow() {
-        let start = Instant::now();
+        // Any instant after the origin plus Duration::MAX is past representable time.
+        let start = Timestamp::ZERO + Duration::from_secs(1);
         let config = Config {
             idle_timeout: Some(Duration::MAX),
             frame_timeout: Some(Duration::MAX),
@@ -601,5 +603,7 @@ mod tests {
         let conn = server.handle_connect(start);
         server.handle_input(start, conn, &[0]);
         assert_eq!(server.poll_timeout(), None);
+        server.handle_timeout(start + Duration::from_secs(1_000_000_000));
+        assert_eq!(server.connection_count(), 1);
     }
 }

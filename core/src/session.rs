@@ -26,7 +26,7 @@ pub(crate) struct Session {
 pub enum SessionEnd {
     /// The client sent QUIT.
     Quit,
-    /// The client sent STOP before any number (`Dados insuficientes`).
+    /// The client sent STOP before any number (§4: insufficient data).
     StoppedEmpty,
     /// The connection went away.
     Disconnected,

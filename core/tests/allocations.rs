@@ -3,11 +3,11 @@
 //! nothing once the connection's buffers exist; the control cases show the counter
 //! does see allocations where they happen.
 
+use minmax_core::Timestamp;
 use minmax_core::message::{self, Value};
 use minmax_core::{Config, Effect, Int, Server};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::time::Instant;
 
 struct CountingAllocator;
 
@@ -56,7 +56,7 @@ fn number_frame(value: Value) -> Vec<u8> {
 
 /// Handles `frame` and encodes every reply into `out`, as the event loop does.
 fn handle(server: &mut Server, conn: minmax_core::ConnId, frame: &[u8], out: &mut Vec<u8>) {
-    server.handle_input(Instant::now(), conn, frame);
+    server.handle_input(Timestamp::ZERO, conn, frame);
     while let Some(effect) = server.poll_effect() {
         if let Effect::Reply { response, .. } = effect {
             response.encode(out);
@@ -67,7 +67,7 @@ fn handle(server: &mut Server, conn: minmax_core::ConnId, frame: &[u8], out: &mu
 #[test]
 fn a_plain_i64_number_allocates_nothing() {
     let mut server = Server::new(Config::default());
-    let conn = server.handle_connect(Instant::now());
+    let conn = server.handle_connect(Timestamp::ZERO);
     let mut out = Vec::with_capacity(4096);
     let mut start = Vec::new();
     message::encode_start(&mut start, "alloc", None);
@@ -99,7 +99,7 @@ fn a_plain_i64_number_allocates_nothing() {
 #[test]
 fn the_counter_sees_allocations_where_they_happen() {
     let mut server = Server::new(Config::default());
-    let conn = server.handle_connect(Instant::now());
+    let conn = server.handle_connect(Timestamp::ZERO);
     let mut out = Vec::with_capacity(4096);
     let mut start = Vec::new();
     message::encode_start(&mut start, "control", None);

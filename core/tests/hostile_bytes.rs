@@ -5,9 +5,10 @@
 //!
 //! `fuzz/` runs the same properties under coverage-guided fuzzing.
 
+use minmax_core::Timestamp;
 use minmax_core::{Config, Decoded, Decoder, Effect, Server};
 use proptest::prelude::*;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MAX_FRAME: u32 = 512;
 
@@ -97,7 +98,7 @@ proptest! {
         order in prop::collection::vec(0usize..3, 0..60),
         ticks in prop::collection::vec(0u64..4, 0..60),
     ) {
-        let start = Instant::now();
+        let start = Timestamp::ZERO;
         let config = Config {
             max_frame: MAX_FRAME,
             idle_timeout: Some(Duration::from_secs(7)),

@@ -11,12 +11,13 @@
 use aes::cipher::{BlockEncrypt, KeyInit};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use minmax_core::Timestamp;
 use minmax_core::message::ErrorCode;
 use minmax_core::{CloseReason, Config, ConnId, Effect, Server, SessionEnd};
 use num_bigint::BigInt;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MAX_FRAME: u32 = 8192;
 const MAX_CONNECTIONS: usize = 4;
@@ -489,7 +490,6 @@ fn reason_name(reason: CloseReason) -> String {
 struct Harness {
     server: Server,
     model: Model,
-    start: Instant,
     /// The server's id of each of the test's connection indexes.
     ids: BTreeMap<usize, ConnId>,
     /// The message whose head was sent, by connection index, until its tail is.
@@ -509,15 +509,14 @@ impl Harness {
         Harness {
             server: Server::new(config),
             model: Model { require_cipher, now: 0, conns: BTreeMap::new(), active: BTreeSet::new() },
-            start: Instant::now(),
             ids: BTreeMap::new(),
             pending_msgs: BTreeMap::new(),
             next_index: 0,
         }
     }
 
-    fn now(&self) -> Instant {
-        self.start + Duration::from_secs(self.model.now)
+    fn now(&self) -> Timestamp {
+        Timestamp::ZERO + Duration::from_secs(self.model.now)
     }
 
     /// The index of an open connection, chosen by `pick`.

@@ -4,6 +4,7 @@
 //! with the client printing the true minimum and maximum (PROTOCOL §3, §5, §7) and
 //! the server recording the same row (§6).
 
+use minmax_core::Timestamp;
 use minmax_core::client::Wants;
 use minmax_core::{
     Client, ClientAction, ClientConfig, ClientEvent, Config, Decoded, Decoder, Effect, Exit, Server,
@@ -11,7 +12,6 @@ use minmax_core::{
 use num_bigint::BigInt;
 use proptest::prelude::*;
 use std::collections::VecDeque;
-use std::time::Instant;
 
 /// One direction of a connection: bytes wait here and leave in chunks of the
 /// sizes given, cycled.
@@ -51,7 +51,7 @@ fn run_pair(
     to_server: Vec<usize>,
     to_client: Vec<usize>,
 ) -> Outcome {
-    let now = Instant::now();
+    let now = Timestamp::ZERO;
     let mut server = Server::new(Config::default());
     let conn = server.handle_connect(now);
     let mut client = Client::new(ClientConfig {

@@ -91,7 +91,7 @@ impl Conn {
         self.releasable = self.holds.front().map_or(self.out.len(), |hold| hold.at);
     }
 
-    /// The report failed: the first STOP still held becomes `Erro do servidor`, and
+    /// The report failed: the first STOP still held is answered with the server error of §6, and
     /// whatever was queued behind it is dropped, since the connection closes (§6).
     pub(crate) fn fail_held_stop(&mut self) {
         if let Some(hold) = self.holds.front() {

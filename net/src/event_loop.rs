@@ -18,7 +18,7 @@
 use crate::conn::{Conn, key_of};
 use crate::report_file::{ReportError, ReportFile, ReportWriter};
 use minmax_core::server::{ConnIdHasher, Effect};
-use minmax_core::{Config, ErrorCode, SessionEnd};
+use minmax_core::{Config, ErrorCode, SessionEnd, Timestamp};
 use polling::{Event, Events, PollMode, Poller};
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
@@ -140,7 +140,9 @@ pub struct EventLoop {
     /// Connections whose output or interest may have changed this pass.
     touched: Vec<usize>,
     read_buffer: Box<[u8]>,
-    accept_paused_until: Option<Instant>,
+    accept_paused_until: Option<Timestamp>,
+    /// The origin of the clock readings the protocol machine gets.
+    origin: Instant,
 }
 
 impl EventLoop {
@@ -174,7 +176,13 @@ impl EventLoop {
             touched: Vec::new(),
             read_buffer: vec![0; READ_BUFFER].into_boxed_slice(),
             accept_paused_until: None,
+            origin: Instant::now(),
         })
+    }
+
+    /// The monotonic clock, read as the protocol machine takes it.
+    fn clock(&self) -> Timestamp {
+        Timestamp::from_duration(self.origin.elapsed())
     }
 
     /// The address the server listens on, with the real port.
@@ -198,10 +206,10 @@ impl EventLoop {
         loop {
             let deadline =
                 [self.machine.poll_timeout(), self.accept_paused_until].into_iter().flatten().min();
-            let timeout = deadline.map(|deadline| deadline.saturating_duration_since(Instant::now()));
+            let timeout = deadline.map(|deadline| deadline.saturating_duration_since(self.clock()));
             events.clear();
             self.poller.wait(&mut events, timeout)?;
-            let now = Instant::now();
+            let now = self.clock();
             let mut stop = false;
             for event in events.iter() {
                 match event.key {
@@ -227,7 +235,7 @@ impl EventLoop {
         }
     }
 
-    fn accept(&mut self, now: Instant) {
+    fn accept(&mut self, now: Timestamp) {
         loop {
             let Some(listener) = &self.listener else {
                 return;
@@ -270,7 +278,7 @@ impl EventLoop {
         }
     }
 
-    fn pause_accepting(&mut self, now: Instant) {
+    fn pause_accepting(&mut self, now: Timestamp) {
         if let Some(listener) = &self.listener {
             let _ = self.poller.modify_with_mode(listener, Event::none(LISTENER_KEY), PollMode::Level);
             self.accept_paused_until = Some(now + ACCEPT_PAUSE);
@@ -307,7 +315,7 @@ impl EventLoop {
         }
     }
 
-    fn on_conn_event(&mut self, now: Instant, key: usize, event: Event) {
+    fn on_conn_event(&mut self, now: Timestamp, key: usize, event: Event) {
         let EventLoop { conns, machine, read_buffer, touched, .. } = self;
         let Some(conn) = conns.get_mut(&key) else {
             return;
@@ -359,7 +367,7 @@ impl EventLoop {
                     if response.error_code() == Some(ErrorCode::InvalidMessage) {
                         target.bad_frames += 1;
                         if target.bad_frames == 1 {
-                            warn!(peer = %target.peer, conn = %conn, "invalid frame (answered Mensagem inválida); later ones on this connection are logged at debug level");
+                            warn!(peer = %target.peer, conn = %conn, "invalid frame (answered {}); later ones on this connection are logged at debug level", ErrorCode::InvalidMessage);
                         } else {
                             debug!(peer = %target.peer, conn = %conn, count = target.bad_frames, "invalid frame");
                         }
@@ -379,7 +387,7 @@ impl EventLoop {
                     let how = match session.how {
                         SessionEnd::Quit => "the client quit".to_string(),
                         SessionEnd::StoppedEmpty => {
-                            "STOP without any number (Dados insuficientes)".to_string()
+                            format!("STOP without any number ({})", ErrorCode::InsufficientData)
                         }
                         SessionEnd::Disconnected => "the client disconnected".to_string(),
                         SessionEnd::Closed(reason) => format!("the server closed the connection: {reason}"),
@@ -484,7 +492,8 @@ impl EventLoop {
     /// servidor`, every connection closes, and the server stops.
     fn fail_stop(mut self, failure: String) -> Result<(), RunError> {
         error!(
-            "{failure}; failing stop: waiting STOPs are answered Erro do servidor, every connection is closed"
+            "{failure}; failing stop: waiting STOPs are answered {}, every connection is closed",
+            ErrorCode::ServerError
         );
         // Rows made durable before the failure keep their successful replies.
         self.release_durable();
@@ -522,7 +531,7 @@ impl EventLoop {
             }
             for event in events.iter() {
                 if event.key != LISTENER_KEY && event.key != SHUTDOWN_KEY {
-                    self.on_conn_event(Instant::now(), event.key, event);
+                    self.on_conn_event(self.clock(), event.key, event);
                 }
             }
         }

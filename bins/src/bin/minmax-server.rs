@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use minmax_bins::cli::{self, parse_in_range, parse_port_or_zero, parse_seconds};
-use minmax_core::Exit;
+use minmax_core::{ErrorCode, Exit};
 use minmax_net::{EventLoop, RunError, Settings, StartError};
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::net::UnixStream;
@@ -49,16 +49,14 @@ struct Args {
     #[arg(long, value_name = "PATH", default_value = "report.csv")]
     report: PathBuf,
 
-    /// Refuse plain sessions: START must carry a key (Cifra obrigatória)
-    #[arg(long)]
+    #[arg(long, help = format!("Refuse plain sessions: START must carry a key ({})", ErrorCode::CipherRequired))]
     require_cipher: bool,
 
     /// Largest request frame accepted, in bytes; a longer one closes the connection
     #[arg(long, value_name = "BYTES", default_value = "65536", value_parser = |text: &str| parse_in_range(text, 64u32, 64 << 20))]
     max_frame: u32,
 
-    /// Connections beyond this many are answered Servidor ocupado and closed
-    #[arg(long, value_name = "N", default_value = "10000", value_parser = |text: &str| parse_in_range(text, 1usize, 1_000_000))]
+    #[arg(long, help = format!("Connections beyond this many are answered {} and closed", ErrorCode::ServerBusy), value_name = "N", default_value = "10000", value_parser = |text: &str| parse_in_range(text, 1usize, 1_000_000))]
     max_connections: usize,
 
     /// Close a connection that sent no request for this long, discarding its session (0: never)

@@ -26,6 +26,8 @@ pub struct Server {
     pub dir: PathBuf,
     log: Arc<Mutex<String>>,
     log_lines: mpsc::Receiver<String>,
+    /// Reads stderr until the server's end; joined after an exit so the log is whole.
+    log_reader: Option<std::thread::JoinHandle<()>>,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -73,7 +75,7 @@ impl Server {
         let log = Arc::new(Mutex::new(String::new()));
         let (lines_tx, lines_rx) = mpsc::channel();
         let thread_log = Arc::clone(&log);
-        std::thread::spawn(move || {
+        let log_reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 thread_log.lock().unwrap().push_str(&line);
@@ -94,6 +96,7 @@ impl Server {
                             dir: dir.to_path_buf(),
                             log,
                             log_lines: lines_rx,
+                            log_reader: Some(log_reader),
                             _temp: None,
                         });
                     }
@@ -145,11 +148,19 @@ impl Server {
         assert_eq!(result, 0, "kill({}, {signal}) failed", self.pid());
     }
 
-    /// SIGTERM, then the exit status.
+    /// SIGTERM, then the exit status and the whole log.
     pub fn terminate(mut self) -> (ExitStatus, String) {
         self.signal(libc::SIGTERM);
         let status = wait_with_timeout(&mut self.child, TIMEOUT).expect("the server stops after SIGTERM");
-        (status, self.log())
+        (status, self.whole_log())
+    }
+
+    /// The log up to the server's exit: the reader thread has seen the end of stderr.
+    fn whole_log(&mut self) -> String {
+        if let Some(reader) = self.log_reader.take() {
+            reader.join().expect("the log reader does not panic");
+        }
+        self.log()
     }
 
     /// SIGKILL: the server dies without any chance to clean up.
@@ -158,10 +169,10 @@ impl Server {
         let _ = wait_with_timeout(&mut self.child, TIMEOUT);
     }
 
-    /// Waits for the server to exit on its own.
+    /// Waits for the server to exit on its own; the exit status and the whole log.
     pub fn wait_exit(mut self) -> (ExitStatus, String) {
         let status = wait_with_timeout(&mut self.child, TIMEOUT).expect("the server exits");
-        (status, self.log())
+        (status, self.whole_log())
     }
 
     /// The server's resident memory, from /proc.

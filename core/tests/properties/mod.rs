@@ -6,6 +6,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use arbitrary::{Arbitrary, Unstructured};
+use minmax_core::Timestamp;
 use minmax_core::client::Wants;
 use minmax_core::message::{self, Value};
 use minmax_core::{
@@ -14,7 +15,7 @@ use minmax_core::{
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MAX_FRAME: u32 = 1024;
 
@@ -130,7 +131,7 @@ pub fn server_ops(data: &[u8]) {
     let Ok(actions) = input.arbitrary::<Vec<Action>>() else {
         return;
     };
-    let start = Instant::now();
+    let start = Timestamp::ZERO;
     let config = Config {
         max_frame: MAX_FRAME,
         max_connections: 4,
