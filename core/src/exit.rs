@@ -31,3 +31,18 @@ impl Exit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_section_7s() {
+        let codes: Vec<u8> =
+            [Exit::Success, Exit::Usage, Exit::InvalidArgument, Exit::Refused, Exit::Quit, Exit::Unavailable]
+                .into_iter()
+                .map(Exit::code)
+                .collect();
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5]);
+    }
+}
