@@ -143,6 +143,8 @@ pub struct EventLoop {
     accept_paused_until: Option<Timestamp>,
     /// The origin of the clock readings the protocol machine gets.
     origin: Instant,
+    /// Called at the end of every pass, before the loop waits again.
+    after_pass: Option<Box<dyn FnMut()>>,
 }
 
 impl EventLoop {
@@ -177,12 +179,19 @@ impl EventLoop {
             read_buffer: vec![0; READ_BUFFER].into_boxed_slice(),
             accept_paused_until: None,
             origin: Instant::now(),
+            after_pass: None,
         })
     }
 
     /// The monotonic clock, read as the protocol machine takes it.
     fn clock(&self) -> Timestamp {
         Timestamp::from_duration(self.origin.elapsed())
+    }
+
+    /// Calls `hook` at the end of every pass of the loop, before it waits again: the
+    /// moment to flush what the pass buffered (the program's log lines).
+    pub fn after_each_pass(&mut self, hook: impl FnMut() + 'static) {
+        self.after_pass = Some(Box::new(hook));
     }
 
     /// The address the server listens on, with the real port.
@@ -229,6 +238,9 @@ impl EventLoop {
             self.writer.commit();
             self.release_durable();
             self.send_touched()?;
+            if let Some(hook) = &mut self.after_pass {
+                hook();
+            }
             if stop {
                 return self.shut_down();
             }
@@ -484,7 +496,8 @@ impl EventLoop {
         }
         self.release_durable();
         self.drain();
-        info!("shut down cleanly");
+        let (rows, syncs) = self.writer.sync_stats();
+        info!(rows, syncs, "shut down cleanly; the report took {rows} rows in {syncs} syncs");
         Ok(())
     }
 

@@ -77,7 +77,9 @@ fn parse_address(text: &str) -> Result<IpAddr, String> {
 fn main() -> ExitCode {
     let args: Args = cli::parse_or_exit();
     minmax_bins::logging::init("info");
-    cli::exit_code(run(args))
+    let exit = run(args);
+    minmax_bins::logging::flush();
+    cli::exit_code(exit)
 }
 
 fn run(args: Args) -> Exit {
@@ -93,7 +95,7 @@ fn run(args: Args) -> Exit {
             frame_timeout: cli::zero_is_never(args.frame_timeout),
         },
     };
-    let event_loop = match EventLoop::bind(&settings) {
+    let mut event_loop = match EventLoop::bind(&settings) {
         Ok(event_loop) => event_loop,
         Err(error) => {
             error!("{error}");
@@ -111,6 +113,9 @@ fn run(args: Args) -> Exit {
         }
     };
     info!("listening on {}", event_loop.local_addr());
+    // Log lines are written once per pass of the loop (see minmax_bins::logging).
+    minmax_bins::logging::flush();
+    event_loop.after_each_pass(minmax_bins::logging::flush);
     match event_loop.run(shutdown) {
         Ok(()) => Exit::Success,
         Err(RunError::Report(_)) => Exit::Unavailable,
