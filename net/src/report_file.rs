@@ -225,6 +225,8 @@ impl ReportWriter {
         }
         let mut queue = lock(&self.shared.queue);
         let writer_may_be_idle = queue.rows.is_empty();
+        let batch_fills =
+            queue.rows.len() < COMMIT_BATCH && queue.rows.len() + self.pending.len() >= COMMIT_BATCH;
         if writer_may_be_idle {
             // Swapping keeps both vectors' memory in use: no allocation per batch.
             std::mem::swap(&mut queue.rows, &mut self.pending);
@@ -235,8 +237,9 @@ impl ReportWriter {
         drop(queue);
         // Rows already queued mean the writer is syncing or gathering a batch and
         // will take these with them: waking it again would only make it preempt the
-        // event loop (on a one-CPU server, once per pass) to go back to sleep.
-        if writer_may_be_idle {
+        // event loop (on a one-CPU server, once per pass) to go back to sleep; unless
+        // this commit completes a batch, which syncs without waiting for the window.
+        if writer_may_be_idle || batch_fills {
             self.shared.more.notify_one();
         }
     }
@@ -277,17 +280,23 @@ impl Drop for ReportWriter {
     }
 }
 
-/// The group-commit window: a sync starts no sooner than this after the previous one
-/// started, so that under load the rows of more sessions share it.
+/// The group-commit window: under load, a sync starts no sooner than this after the
+/// previous one started, so that the rows of more sessions share it.
 ///
-/// On an appending file every sync commits the file system's journal, and on the
-/// reference machine each costs about 200 µs of the server's CPU. Measured there
-/// (50 connections, STOP sessions, see bench/RESULTS.md): no window, 5 rows per sync
-/// and about 73 000 requests/s; 1 ms, 9 rows and 78 000; 2 ms, 17 rows and 88 000;
-/// 3 ms and 5 ms, fewer requests again, as too many clients wait on their STOP.
-/// Under light load the previous sync is older than the window and a STOP waits for
-/// its own sync only; under load a STOP waits at most this much longer.
+/// On an appending file every sync commits the file system's journal: on the
+/// reference machine about 115 us of the syncing thread's CPU, more in the journal
+/// and interrupts, all taken from the one CPU the server is given. Measured there
+/// with 50 strict connections ending sessions with STOP: no window, 5 rows per sync
+/// and about 73 000 requests/s; 1 ms, 9 rows and 78 000; 2 ms, 17 rows and 88 000; 3
+/// and 5 ms, fewer requests again, as more clients sit waiting on their STOP. Under
+/// light load the previous sync is older than the window and nothing waits.
 pub const COMMIT_WINDOW: Duration = Duration::from_millis(2);
+
+/// A batch this large syncs at once, window or not. Waiting pays only while syncs
+/// cost more CPU than the requests they hold back: at a high rate of STOPs
+/// (pipelined clients, whose every reply waits behind their STOP's) this many rows
+/// gather in a fraction of the window, and waiting longer would only stall them.
+pub const COMMIT_BATCH: usize = 32;
 
 fn write_loop(report: ReportFile, shared: &Shared) {
     let mut batch: Vec<ReportRow> = Vec::new();
@@ -299,9 +308,10 @@ fn write_loop(report: ReportFile, shared: &Shared) {
             while queue.rows.is_empty() && !queue.closing {
                 queue = shared.more.wait(queue).unwrap_or_else(PoisonError::into_inner);
             }
-            // Syncs back to back mean load: let this one gather the rows of the window.
+            // Syncs back to back mean load: let this one gather the rows of the
+            // window, or a full batch, whichever comes first.
             while let Some(since) = last_sync.map(|at| at.elapsed()).filter(|&since| since < COMMIT_WINDOW) {
-                if queue.closing {
+                if queue.closing || queue.rows.len() >= COMMIT_BATCH {
                     break;
                 }
                 queue = shared
