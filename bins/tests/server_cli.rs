@@ -113,6 +113,19 @@ fn the_server_listens_on_ipv6_too() {
 }
 
 #[test]
+fn the_listening_line_is_printed_whatever_the_log_level() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &[], |command| {
+        command.env("RUST_LOG", "warn");
+    })
+    .unwrap_or_else(|failed| panic!("no listening line at RUST_LOG=warn: {}", failed.stderr));
+    assert_eq!(
+        server.connect().request(r#"{"op": "QUIT"}"#),
+        r#"{"op": "QUIT", "status": false, "error": "Cliente inexistente"}"#
+    );
+}
+
+#[test]
 fn sigint_stops_an_idle_server_with_exit_0() {
     let server = Server::start(&[]);
     server.signal(libc::SIGINT);

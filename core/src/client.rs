@@ -367,9 +367,8 @@ impl Client {
     }
 
     fn stopped(&mut self, reply: &message::Reply<'_>, actions: &mut Vec<ClientAction>) {
-        let read = |raw: Option<&serde_json::value::RawValue>| {
-            raw.and_then(|raw| message::parse_reply_value(raw, self.cipher.as_ref()))
-        };
+        let read =
+            |raw: Option<&str>| raw.and_then(|raw| message::parse_reply_value(raw, self.cipher.as_ref()));
         let (Some(min), Some(max)) = (read(reply.min), read(reply.max)) else {
             actions.push(ClientAction::Warn(
                 "the server's reply to STOP succeeded but carries no readable min and max".into(),

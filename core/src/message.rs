@@ -282,23 +282,26 @@ pub struct Request<'a> {
     /// The operation.
     pub op: Op,
     /// `client_id`, as raw JSON, if present.
-    pub client_id: Option<&'a RawValue>,
+    pub client_id: Option<&'a str>,
     /// `cipher`, as raw JSON, if present.
-    pub cipher: Option<&'a RawValue>,
+    pub cipher: Option<&'a str>,
     /// `number`, as raw JSON, if present.
-    pub number: Option<&'a RawValue>,
+    pub number: Option<&'a str>,
 }
 
 /// Parses a frame's payload into a request, or the failure reply of step 1 of §4's
 /// check order (`Mensagem inválida` or `Operação desconhecida`).
 pub fn parse_request(payload: &[u8]) -> Result<Request<'_>, Response> {
+    if let Some(number) = canonical_number(payload) {
+        return Ok(Request { op: Op::Number, client_id: None, cipher: None, number: Some(number) });
+    }
     let invalid = || Response::Error { op: OpEcho::Null, error: ErrorCode::InvalidMessage };
     let json = std::str::from_utf8(payload).map_err(|_| invalid())?;
     let mut op = None;
     let mut client_id = None;
     let mut cipher = None;
     let mut number = None;
-    for_each_member(json, |key, value| match RequestField::from_literal(key.get()) {
+    for_each_member(json, |key, value| match RequestField::from_literal(key) {
         Some(RequestField::Op) => op = Some(value),
         Some(RequestField::Number) => number = Some(value),
         Some(RequestField::ClientId) => client_id = Some(value),
@@ -306,7 +309,7 @@ pub fn parse_request(payload: &[u8]) -> Result<Request<'_>, Response> {
         None => {}
     })
     .map_err(|_| invalid())?;
-    let op_literal = op.map(RawValue::get).filter(|raw| pyjson::is_string_literal(raw));
+    let op_literal = op.filter(|raw: &&str| pyjson::is_string_literal(raw));
     let Some(op_literal) = op_literal else {
         return Err(invalid());
     };
@@ -320,6 +323,38 @@ pub fn parse_request(payload: &[u8]) -> Result<Request<'_>, Response> {
         });
     };
     Ok(Request { op, client_id, cipher, number })
+}
+
+/// The NUMBER request exactly as `json.dumps` writes it: nearly every frame a server
+/// reads.
+const CANONICAL_NUMBER: &[u8] = br#"{"op": "NUMBER", "number": "#;
+
+/// The raw `number` of a frame that is byte for byte a canonical NUMBER request whose
+/// value is a JSON integer or a string without escapes: the answer the general parser
+/// gives for it, without its cost. Anything else (other spacing, other keys, a
+/// fraction, an escape, a malformed number) returns `None` and takes the general path,
+/// so that no frame is judged differently (tests/properties checks this on every
+/// input the fuzzer and proptest make).
+pub fn canonical_number(payload: &[u8]) -> Option<&str> {
+    let value = payload.strip_prefix(CANONICAL_NUMBER)?.strip_suffix(b"}")?;
+    let digits = value.strip_prefix(b"-").unwrap_or(value);
+    let is_integer = match digits {
+        [b'0'] => true,
+        [b'1'..=b'9', rest @ ..] => rest.iter().all(u8::is_ascii_digit),
+        _ => false,
+    };
+    let is_plain_string = match value {
+        [b'"', inner @ .., b'"'] => {
+            inner.iter().all(|&b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        }
+        _ => false,
+    };
+    if is_integer || is_plain_string {
+        // Checked above: printable ASCII only.
+        std::str::from_utf8(value).ok()
+    } else {
+        None
+    }
 }
 
 /// The request members the server reads; every other key is ignored (§3).
@@ -363,11 +398,11 @@ pub struct NotAnObject;
 /// (lone surrogates) are still accepted and simply match nothing.
 pub fn for_each_member<'a>(
     json: &'a str,
-    on_member: impl FnMut(&'a RawValue, &'a RawValue),
+    on_member: impl FnMut(&'a str, &'a str),
 ) -> Result<(), NotAnObject> {
     struct Members<F>(F);
 
-    impl<'de, F: FnMut(&'de RawValue, &'de RawValue)> Visitor<'de> for Members<F> {
+    impl<'de, F: FnMut(&'de str, &'de str)> Visitor<'de> for Members<F> {
         type Value = ();
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -377,7 +412,7 @@ pub fn for_each_member<'a>(
         fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
             while let Some(key) = map.next_key::<&'de RawValue>()? {
                 let value = map.next_value::<&'de RawValue>()?;
-                (self.0)(key, value);
+                (self.0)(key.get(), value.get());
             }
             Ok(())
         }
@@ -449,8 +484,8 @@ pub fn check_client_id(id: &str) -> Result<(), ClientIdError> {
 }
 
 /// Reads and checks START's `client_id` field.
-pub fn parse_client_id(raw: Option<&RawValue>) -> Result<Arc<str>, ClientIdError> {
-    let literal = raw.map(RawValue::get).filter(|raw| pyjson::is_string_literal(raw));
+pub fn parse_client_id(raw: Option<&str>) -> Result<Arc<str>, ClientIdError> {
+    let literal = raw.filter(|raw| pyjson::is_string_literal(raw));
     let literal = literal.ok_or(ClientIdError::Missing)?;
     let id = pyjson::literal_to_string(literal).ok_or(ClientIdError::NotText)?;
     check_client_id(&id)?;
@@ -458,8 +493,8 @@ pub fn parse_client_id(raw: Option<&RawValue>) -> Result<Arc<str>, ClientIdError
 }
 
 /// Reads START's `cipher` field: `Ok(None)` for plain mode (absent, `null` or `""`).
-pub fn parse_cipher(raw: Option<&RawValue>) -> Result<Option<Cipher>, ErrorCode> {
-    let Some(raw) = raw.map(RawValue::get) else {
+pub fn parse_cipher(raw: Option<&str>) -> Result<Option<Cipher>, ErrorCode> {
+    let Some(raw) = raw else {
         return Ok(None);
     };
     if raw == "null" {
@@ -477,9 +512,9 @@ pub fn parse_cipher(raw: Option<&RawValue>) -> Result<Option<Cipher>, ErrorCode>
 
 /// Reads NUMBER's `number` field (§5): in plain mode a JSON integer or a numeric
 /// string, in an encrypted session the encrypted string only.
-pub fn parse_number(raw: Option<&RawValue>, cipher: Option<&Cipher>) -> Result<Int, ErrorCode> {
+pub fn parse_number(raw: Option<&str>, cipher: Option<&Cipher>) -> Result<Int, ErrorCode> {
     let invalid = ErrorCode::InvalidNumber;
-    let raw = raw.ok_or(invalid)?.get();
+    let raw = raw.ok_or(invalid)?;
     match (raw.as_bytes().first(), cipher) {
         (Some(b'"'), Some(cipher)) => {
             let text = pyjson::literal_to_string(raw).ok_or(invalid)?;
@@ -538,9 +573,9 @@ pub struct Reply<'a> {
     /// `error`, when it is a string without lone surrogates.
     pub error: Option<String>,
     /// `min`, or `minimum`, as raw JSON.
-    pub min: Option<&'a RawValue>,
+    pub min: Option<&'a str>,
     /// `max`, or `maximum`, as raw JSON.
-    pub max: Option<&'a RawValue>,
+    pub max: Option<&'a str>,
 }
 
 /// Parses a reply frame; `None` when it is not a JSON object.
@@ -550,8 +585,7 @@ pub fn parse_reply(payload: &[u8]) -> Option<Reply<'_>> {
     // `min` wins over `minimum` when a server sends both, whatever their order.
     let (mut minimum, mut maximum) = (None, None);
     for_each_member(json, |key, value| {
-        let key = key.get();
-        let raw = value.get();
+        let raw = value;
         if pyjson::literal_eq(key, "status") {
             reply.status = match raw {
                 "true" => Some(true),
@@ -580,8 +614,7 @@ pub fn parse_reply(payload: &[u8]) -> Option<Reply<'_>> {
 
 /// Reads a `min` or `max` from a STOP reply, liberally (§7): a JSON integer, a numeric
 /// string, or, in an encrypted session, an encrypted string.
-pub fn parse_reply_value(raw: &RawValue, cipher: Option<&Cipher>) -> Option<Int> {
-    let raw = raw.get();
+pub fn parse_reply_value(raw: &str, cipher: Option<&Cipher>) -> Option<Int> {
     if !pyjson::is_string_literal(raw) {
         return Int::parse(raw).ok();
     }
@@ -685,19 +718,52 @@ mod tests {
     fn requests_parse_with_their_fields() {
         let request = parse(r#"{"op": "START", "client_id": "anton", "cipher": null}"#).expect("valid");
         assert_eq!(request.op, Op::Start);
-        assert_eq!(request.client_id.map(RawValue::get), Some(r#""anton""#));
-        assert_eq!(request.cipher.map(RawValue::get), Some("null"));
+        assert_eq!(request.client_id, Some(r#""anton""#));
+        assert_eq!(request.cipher, Some("null"));
         let request = parse(r#"{"number": 12, "op": "NUMBER", "extra": [1, {"a": 2}]}"#).expect("valid");
         assert_eq!(request.op, Op::Number);
-        assert_eq!(request.number.map(RawValue::get), Some("12"));
+        assert_eq!(request.number, Some("12"));
         assert_eq!(parse(r#"  {"op":"QUIT"}  "#).expect("valid").op, Op::Quit);
+    }
+
+    #[test]
+    fn the_canonical_number_shortcut_takes_only_what_it_can_judge() {
+        for (frame, number) in [
+            (r#"{"op": "NUMBER", "number": 5}"#, "5"),
+            (r#"{"op": "NUMBER", "number": -0}"#, "-0"),
+            (
+                r#"{"op": "NUMBER", "number": 123456789012345678901234567890}"#,
+                "123456789012345678901234567890",
+            ),
+            (r#"{"op": "NUMBER", "number": "AAAA/+==,}"}"#, r#""AAAA/+==,}""#),
+        ] {
+            assert_eq!(canonical_number(frame.as_bytes()), Some(number), "{frame}");
+            let general = parse(frame).expect("valid");
+            assert_eq!((general.op, general.number), (Op::Number, Some(number)));
+        }
+        for frame in [
+            r#"{"op": "NUMBER", "number": 05}"#,
+            r#"{"op": "NUMBER", "number": 1.5}"#,
+            r#"{"op": "NUMBER", "number": 1e3}"#,
+            r#"{"op": "NUMBER", "number": -}"#,
+            r#"{"op": "NUMBER", "number": }"#,
+            r#"{"op": "NUMBER", "number": "a\u0041"}"#,
+            r#"{"op": "NUMBER", "number": "a"b"}"#,
+            r#"{"op": "NUMBER", "number": 5 }"#,
+            r#"{"op": "NUMBER", "number": 5, "op": "STOP"}"#,
+            r#"{"op": "NUMBER", "number": true}"#,
+            r#"{"op":"NUMBER","number":5}"#,
+        ] {
+            assert_eq!(canonical_number(frame.as_bytes()), None, "{frame}");
+        }
+        assert_eq!(canonical_number(b"{\"op\": \"NUMBER\", \"number\": \"\xc3\xa9\"}"), None);
     }
 
     #[test]
     fn a_repeated_key_keeps_its_last_value_as_in_python() {
         assert_eq!(parse(r#"{"op": "START", "op": "STOP"}"#).expect("valid").op, Op::Stop);
         let request = parse(r#"{"op": "NUMBER", "number": 1, "number": 2}"#).expect("valid");
-        assert_eq!(request.number.map(RawValue::get), Some("2"));
+        assert_eq!(request.number, Some("2"));
     }
 
     #[test]
@@ -764,13 +830,15 @@ mod tests {
         );
     }
 
-    fn raw(json: &str) -> Box<RawValue> {
-        RawValue::from_string(json.to_string()).expect("valid JSON")
+    /// A raw JSON value, checked to be one, as the parser hands them out.
+    fn raw(json: &str) -> &str {
+        assert!(serde_json::from_str::<serde::de::IgnoredAny>(json).is_ok(), "valid JSON: {json}");
+        json
     }
 
     #[test]
     fn client_ids_follow_section_4() {
-        let ok = |json: &str| parse_client_id(Some(&raw(json))).map(|id| id.to_string());
+        let ok = |json: &str| parse_client_id(Some(raw(json))).map(|id| id.to_string());
         assert_eq!(ok(r#""anton""#), Ok("anton".into()));
         assert_eq!(ok(r#""Jos\u00e9 Mar\u00eda, \"o\" 1""#), Ok("José María, \"o\" 1".into()));
         assert_eq!(ok(&format!("\"{}\"", "é".repeat(32))).map(|id| id.len()), Ok(64));
@@ -791,10 +859,8 @@ mod tests {
 
     #[test]
     fn cipher_field_accepts_absent_null_empty_and_aes_keys() {
-        let field = |json: Option<&str>| {
-            let value = json.map(raw);
-            parse_cipher(value.as_deref()).map(|cipher| cipher.map(|c| format!("{c:?}")))
-        };
+        let field =
+            |json: Option<&str>| parse_cipher(json.map(raw)).map(|cipher| cipher.map(|c| format!("{c:?}")));
         assert_eq!(field(None), Ok(None));
         assert_eq!(field(Some("null")), Ok(None));
         assert_eq!(field(Some(r#""""#)), Ok(None));
@@ -807,7 +873,7 @@ mod tests {
 
     #[test]
     fn plain_numbers_are_integers_or_numeric_strings() {
-        let number = |json: &str| parse_number(Some(&raw(json)), None).map(|n| n.to_string());
+        let number = |json: &str| parse_number(Some(raw(json)), None).map(|n| n.to_string());
         assert_eq!(number("5"), Ok("5".into()));
         assert_eq!(number("-0"), Ok("0".into()));
         assert_eq!(number("100000000000000000000"), Ok("100000000000000000000".into()));
@@ -839,7 +905,7 @@ mod tests {
     #[test]
     fn encrypted_sessions_take_encrypted_strings_only() {
         let cipher = Cipher::from_key(&[9; 16]).expect("key");
-        let number = |json: &str| parse_number(Some(&raw(json)), Some(&cipher));
+        let number = |json: &str| parse_number(Some(raw(json)), Some(&cipher));
         let five = cipher.encrypt(5).expect("in range");
         assert_eq!(number(&format!("\"{}\"", five.as_str())), Ok(Int::from(5)));
         // base64 may legally arrive with an escaped slash.
@@ -882,8 +948,8 @@ mod tests {
         assert_eq!(reply.max.and_then(|v| parse_reply_value(v, None)), Some(Int::from(12)));
         let reply =
             parse_reply(br#"{"status": true, "maximum": 9, "minimum": 1, "op": "START"}"#).expect("object");
-        assert_eq!(reply.min.map(RawValue::get), Some("1"));
-        assert_eq!(reply.max.map(RawValue::get), Some("9"));
+        assert_eq!(reply.min, Some("1"));
+        assert_eq!(reply.max, Some("9"));
         let reply =
             parse_reply(br#"{"op": "NUMBER", "status": false, "error": "N\u00famero inv\u00e1lido"}"#)
                 .expect("object");
@@ -897,10 +963,10 @@ mod tests {
     #[test]
     fn reply_values_may_be_encrypted_in_an_encrypted_session() {
         let cipher = Cipher::from_key(&[3; 32]).expect("key");
-        let encrypted = raw(&format!("\"{}\"", cipher.encrypt(-40).expect("in range").as_str()));
-        assert_eq!(parse_reply_value(&encrypted, Some(&cipher)), Some(Int::from(-40)));
-        assert_eq!(parse_reply_value(&encrypted, None), None);
-        assert_eq!(parse_reply_value(&raw("7"), Some(&cipher)), Some(Int::from(7)));
-        assert_eq!(parse_reply_value(&raw("7.5"), None), None);
+        let encrypted = format!("\"{}\"", cipher.encrypt(-40).expect("in range").as_str());
+        assert_eq!(parse_reply_value(raw(&encrypted), Some(&cipher)), Some(Int::from(-40)));
+        assert_eq!(parse_reply_value(raw(&encrypted), None), None);
+        assert_eq!(parse_reply_value(raw("7"), Some(&cipher)), Some(Int::from(7)));
+        assert_eq!(parse_reply_value(raw("7.5"), None), None);
     }
 }

@@ -27,6 +27,17 @@ proptest! {
     fn client_replies(data in prop::collection::vec(any::<u8>(), 0..4096)) {
         properties::client_replies(&data);
     }
+
+    /// Canonical NUMBER frames with every kind of value, right or wrong: where the
+    /// parser's shortcut applies, it must agree with the general path.
+    #[test]
+    fn canonical_number_frames(value in r#"[-0-9"a-z\\.eE ,}{/+=]{0,14}"#) {
+        let json = format!(r#"{{"op": "NUMBER", "number": {value}}}"#);
+        let mut data = vec![255u8];
+        data.extend((json.len() as u32).to_be_bytes());
+        data.extend(json.as_bytes());
+        properties::decode(&data);
+    }
 }
 
 /// Frame-shaped input, which random bytes rarely are: the prefix and JSON are right,

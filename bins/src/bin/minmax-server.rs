@@ -112,7 +112,12 @@ fn run(args: Args) -> Exit {
             return Exit::Unavailable;
         }
     };
-    info!("listening on {}", event_loop.local_addr());
+    // Scripts and operators need the real port whatever the log level.
+    if tracing::enabled!(tracing::Level::INFO) {
+        info!("listening on {}", event_loop.local_addr());
+    } else {
+        eprintln!("listening on {}", event_loop.local_addr());
+    }
     // Log lines are written once per pass of the loop (see minmax_bins::logging).
     minmax_bins::logging::flush();
     event_loop.after_each_pass(minmax_bins::logging::flush);

@@ -49,6 +49,21 @@ pub fn decode(data: &[u8]) {
 
 fn check_frame(frame: &[u8]) {
     let cipher = Cipher::from_key(&[7; 16]).expect("a 16-byte key");
+    // The NUMBER shortcut must agree with the general parser on everything it takes.
+    if let Some(number) = message::canonical_number(frame) {
+        let mut general = None;
+        message::for_each_member(
+            std::str::from_utf8(frame).expect("the shortcut takes ASCII only"),
+            |key, value| {
+                assert!(key == r#""op""# || key == r#""number""#, "{key}");
+                if key == r#""number""# {
+                    general = Some(value);
+                }
+            },
+        )
+        .expect("the shortcut takes JSON objects only");
+        assert_eq!(general, Some(number));
+    }
     match message::parse_request(frame) {
         Ok(request) => {
             assert!(std::str::from_utf8(frame).is_ok(), "a request was accepted from invalid UTF-8");
