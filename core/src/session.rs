@@ -188,3 +188,87 @@ fn stop(session: Session, active_ids: &mut HashSet<Arc<str>>) -> Outcome {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(
+        op: Op,
+        client_id: Option<&'static str>,
+        cipher: Option<&'static str>,
+        number: Option<&'static str>,
+    ) -> Request<'static> {
+        Request { op, client_id, cipher, number }
+    }
+
+    /// START with `id`, given as the raw JSON text of the field.
+    fn start(id: &'static str) -> Request<'static> {
+        request(Op::Start, Some(id), None, None)
+    }
+
+    const PLAIN: Policy = Policy { require_cipher: false };
+
+    #[test]
+    fn each_row_of_the_table() {
+        let mut ids = HashSet::new();
+        let mut slot = None;
+        // (idle, NUMBER/STOP/QUIT) refused; (idle, START) opens.
+        for op in [Op::Number, Op::Stop, Op::Quit] {
+            let outcome = apply(&mut slot, &request(op, None, None, Some("1")), &mut ids, PLAIN);
+            assert_eq!(outcome.reply, Response::error(op, ErrorCode::ClientNotFound));
+        }
+        let outcome = apply(&mut slot, &start("\"a\""), &mut ids, PLAIN);
+        assert_eq!((outcome.reply, outcome.started.as_deref()), (Response::Ok(Op::Start), Some("a")));
+        // (active, START) refused, (active, NUMBER) counts.
+        let outcome = apply(&mut slot, &start("\"b\""), &mut ids, PLAIN);
+        assert_eq!(outcome.reply, Response::error(Op::Start, ErrorCode::SessionAlreadyStarted));
+        for number in ["7", "-2", "\"x\""] {
+            apply(&mut slot, &request(Op::Number, None, None, Some(number)), &mut ids, PLAIN);
+        }
+        // (active, STOP) records and frees the id.
+        let outcome = apply(&mut slot, &request(Op::Stop, None, None, None), &mut ids, PLAIN);
+        let row = outcome.record.expect("a row");
+        assert_eq!(
+            (row.count, row.min, row.max),
+            (2, Int::from(-2), Int::from(7)),
+            "the invalid number changed nothing"
+        );
+        assert!(slot.is_none() && ids.is_empty());
+        // (active, QUIT) ends without a row.
+        apply(&mut slot, &start("\"a\""), &mut ids, PLAIN);
+        let outcome = apply(&mut slot, &request(Op::Quit, None, None, None), &mut ids, PLAIN);
+        assert_eq!(outcome.ended.map(|ended| ended.how), Some(SessionEnd::Quit));
+        assert!(outcome.record.is_none() && ids.is_empty());
+    }
+
+    #[test]
+    fn a_refused_start_leaves_everything_as_it_was() {
+        let mut ids = HashSet::from([Arc::from("taken")]);
+        let mut slot = None;
+        let required = Policy { require_cipher: true };
+        for (start, error) in [
+            (request(Op::Start, Some("\"\""), Some("5"), None), ErrorCode::InvalidClientId),
+            (request(Op::Start, Some("\"taken\""), Some("5"), None), ErrorCode::InvalidKey),
+            (request(Op::Start, Some("\"taken\""), None, None), ErrorCode::CipherRequired),
+        ] {
+            let outcome = apply(&mut slot, &start, &mut ids, required);
+            assert_eq!(outcome.reply, Response::error(Op::Start, error));
+        }
+        let outcome = apply(&mut slot, &request(Op::Start, Some("\"taken\""), None, None), &mut ids, PLAIN);
+        assert_eq!(outcome.reply, Response::error(Op::Start, ErrorCode::ClientExists));
+        assert!(slot.is_none());
+        assert_eq!(ids.len(), 1);
+    }
+
+    #[test]
+    fn an_empty_stop_ends_the_session_without_a_row() {
+        let mut ids = HashSet::new();
+        let mut slot = None;
+        apply(&mut slot, &start("\"e\""), &mut ids, PLAIN);
+        let outcome = apply(&mut slot, &request(Op::Stop, None, None, None), &mut ids, PLAIN);
+        assert_eq!(outcome.reply, Response::error(Op::Stop, ErrorCode::InsufficientData));
+        assert_eq!(outcome.ended.map(|ended| (ended.how, ended.count)), Some((SessionEnd::StoppedEmpty, 0)));
+        assert!(slot.is_none() && ids.is_empty());
+    }
+}
