@@ -10,6 +10,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 fn client_binary() -> &'static str {
     env!("CARGO_BIN_EXE_minmax-client")
@@ -237,6 +238,37 @@ fn a_server_killed_mid_session_is_exit_5() {
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert_eq!(status.code(), Some(5), "{stderr}");
     assert!(stderr.contains("the server closed the connection") || stderr.contains("broke"), "{stderr}");
+}
+
+/// §7: a server that accepts a session and then never answers is exit 5 after the
+/// 30 s reply timeout, with a message that says so. This test takes those 30 s.
+#[test]
+fn a_server_that_stops_answering_is_exit_5_after_the_reply_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let silent = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(90))).unwrap();
+        let mut conn = Conn { stream };
+        conn.recv_bytes().expect("a START");
+        conn.send_raw(&frame(br#"{"op": "START", "status": true}"#));
+        let number = conn.recv_bytes().expect("a NUMBER");
+        // Hold the connection open, answering nothing, until the client gives up.
+        let mut rest = Vec::new();
+        let _ = conn.stream.read_to_end(&mut rest);
+        String::from_utf8(number).unwrap()
+    });
+    let started = Instant::now();
+    let mut child = spawn_client(&["patient", &port.to_string(), "127.0.0.1"]);
+    child.stdin.as_mut().unwrap().write_all(b"7\n").unwrap();
+    let status = common::wait_with_timeout(&mut child, Duration::from_secs(60)).expect("the client exits");
+    let waited = started.elapsed();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert_eq!(status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("the server did not answer within 30 s"), "{stderr}");
+    assert!(waited >= Duration::from_secs(30), "gave up after {waited:?}, before the 30 s of §7");
+    assert_eq!(silent.join().unwrap(), r#"{"op": "NUMBER", "number": 7}"#);
 }
 
 #[test]
