@@ -6,8 +6,8 @@
 
 use divan::counter::ItemsCount;
 use minmax_core::Timestamp;
-use minmax_core::message::{self, Value};
-use minmax_core::{Cipher, Config, ConnId, Effect, Int, Server};
+use minmax_core::request;
+use minmax_core::{Cipher, Config, ConnId, Effect, Effects, Int, Number, Server, Transport};
 
 /// Frames handed to the server per iteration: a pipelined burst, as one read delivers it.
 const BURST: usize = 1000;
@@ -20,31 +20,31 @@ fn main() {
 fn setup(key: Option<[u8; 16]>) -> (Server, ConnId, Vec<Vec<u8>>) {
     let now = Timestamp::ZERO;
     let mut server = Server::new(Config::default());
-    let conn = server.handle_connect(now);
+    let (conn, connected) = server.handle_connect(now, Transport::Plain);
+    assert_eq!(connected.count(), 0);
     let mut start = Vec::new();
     let key_text = key.map(|key| minmax_core::cipher::key_to_base64(&key));
-    message::encode_start(&mut start, "bench", key_text.as_deref());
-    server.handle_input(now, conn, &start);
-    while server.poll_effect().is_some() {}
+    request::encode_start(&mut start, "bench", key_text.as_deref());
+    assert_eq!(server.handle_input(now, conn, &start).count(), 2);
     let cipher = key.map(|key| Cipher::from_key(&key).expect("16-byte key"));
     let mut frames = Vec::new();
     for i in 0..BURST as i64 {
         // Spread over a range so min and max keep changing, as with real data.
         let number = (i * 7919) % 100_003 - 50_000;
         let value = match &cipher {
-            Some(cipher) => Value::Encrypted(cipher.encrypt(number).expect("in range")),
-            None => Value::Plain(Int::from(number)),
+            Some(cipher) => Number::Encrypted(cipher.encrypt(number).expect("in range")),
+            None => Number::Plain(Int::from(number)),
         };
         let mut frame = Vec::new();
-        message::encode_number(&mut frame, &value);
+        request::encode_number(&mut frame, &value);
         frames.push(frame);
     }
     (server, conn, frames)
 }
 
-/// Encodes every pending reply into `out`, as the event loop does.
-fn drain(server: &mut Server, out: &mut Vec<u8>) {
-    while let Some(effect) = server.poll_effect() {
+/// Encodes every reply of `effects` into `out`, as the event loop does.
+fn encode_replies(effects: Effects<'_>, out: &mut Vec<u8>) {
+    for effect in effects {
         if let Effect::Reply { response, .. } = effect {
             response.encode(out);
         }
@@ -58,8 +58,7 @@ fn run_burst(bencher: divan::Bencher, key: Option<[u8; 16]>) {
     let now = Timestamp::ZERO;
     bencher.counter(ItemsCount::new(BURST)).bench_local(|| {
         out.clear();
-        server.handle_input(now, conn, divan::black_box(&burst));
-        drain(&mut server, &mut out);
+        encode_replies(server.handle_input(now, conn, divan::black_box(&burst)), &mut out);
         divan::black_box(out.len())
     });
 }
@@ -71,8 +70,7 @@ fn run_one_per_read(bencher: divan::Bencher, key: Option<[u8; 16]>) {
     bencher.counter(ItemsCount::new(BURST)).bench_local(|| {
         out.clear();
         for frame in &frames {
-            server.handle_input(now, conn, divan::black_box(frame));
-            drain(&mut server, &mut out);
+            encode_replies(server.handle_input(now, conn, divan::black_box(frame)), &mut out);
         }
         divan::black_box(out.len())
     });

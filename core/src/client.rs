@@ -8,14 +8,16 @@
 use crate::cipher::{self, Cipher};
 use crate::exit::Exit;
 use crate::int::{Int, IntError};
-use crate::message::{self, ErrorCode, Op, Value};
+use crate::message::{ErrorCode, Number, Op};
 use crate::pyjson;
+use crate::reply;
+use crate::request;
 use std::collections::VecDeque;
 
 /// How a client runs.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// The client id (already checked with [`message::check_client_id`]).
+    /// The client id (already checked with [`request::check_client_id`]).
     pub client_id: String,
     /// The AES key of an encrypted session (`--encrypt`), drawn by the caller from the
     /// operating system's random source.
@@ -157,7 +159,7 @@ impl Client {
             (State::Connecting, ClientEvent::Connected) => {
                 let mut frame = Vec::new();
                 let key = self.config.key.map(|key| cipher::key_to_base64(&key));
-                message::encode_start(&mut frame, &self.config.client_id, key.as_deref());
+                request::encode_start(&mut frame, &self.config.client_id, key.as_deref());
                 actions.push(ClientAction::Send(frame));
                 self.state = State::AwaitStart;
             }
@@ -288,14 +290,14 @@ impl Client {
             Some(Token::Number(number)) => {
                 let value = match (&self.cipher, number.as_i64()) {
                     (Some(cipher), Some(n)) => match cipher.encrypt(n) {
-                        Ok(encrypted) => Value::Encrypted(encrypted),
+                        Ok(encrypted) => Number::Encrypted(encrypted),
                         // Refused by `token` already; kept as a recoverable branch.
                         Err(_) => return self.send_quit(actions, Exit::InvalidArgument),
                     },
-                    _ => Value::Plain(number.clone()),
+                    _ => Number::Plain(number.clone()),
                 };
                 let mut frame = Vec::new();
-                message::encode_number(&mut frame, &value);
+                request::encode_number(&mut frame, &value);
                 actions.push(ClientAction::Send(frame));
                 self.in_flight = Some(number);
                 self.state = State::AwaitNumber;
@@ -314,7 +316,7 @@ impl Client {
 
     fn send_bare(&mut self, actions: &mut Vec<ClientAction>, op: Op, next: State) {
         let mut frame = Vec::new();
-        message::encode_bare(&mut frame, op);
+        request::encode_bare(&mut frame, op);
         actions.push(ClientAction::Send(frame));
         self.queued.clear();
         self.state = next;
@@ -326,7 +328,7 @@ impl Client {
 
     fn read_reply(&mut self, payload: &[u8], actions: &mut Vec<ClientAction>) {
         let op = self.request_in_flight().unwrap_or(Op::Quit);
-        let Some(reply) = message::parse_reply(payload) else {
+        let Some(reply) = reply::parse_reply(payload) else {
             let shown = String::from_utf8_lossy(&payload[..payload.len().min(200)]).into_owned();
             actions.push(ClientAction::Warn(format!(
                 "the server's reply to {op} is not a JSON object: {shown:?}"
@@ -366,9 +368,9 @@ impl Client {
         }
     }
 
-    fn stopped(&mut self, reply: &message::Reply<'_>, actions: &mut Vec<ClientAction>) {
+    fn stopped(&mut self, reply: &reply::Reply<'_>, actions: &mut Vec<ClientAction>) {
         let read =
-            |raw: Option<&str>| raw.and_then(|raw| message::parse_reply_value(raw, self.cipher.as_ref()));
+            |raw: Option<&str>| raw.and_then(|raw| reply::parse_reply_value(raw, self.cipher.as_ref()));
         let (Some(min), Some(max)) = (read(reply.min), read(reply.max)) else {
             actions.push(ClientAction::Warn(
                 "the server's reply to STOP succeeded but carries no readable min and max".into(),

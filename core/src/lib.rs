@@ -7,24 +7,49 @@
 //! report rows and closes go out as values ([`Effect`], [`ClientAction`]) for an I/O
 //! layer (the `minmax-net` crate) to carry out.
 //!
-//! Modules, by PROTOCOL section: [`codec`] framing (§1), [`message`] requests,
-//! replies and the error strings (§3, §4), [`int`] exact integers (§5), [`cipher`]
-//! the AES scheme (§5), `session` the transition table (§2-§4), [`server`] all
-//! sessions and timeouts, [`client`] the client's behaviour, [`args`] ports and hosts and [`exit`] the exit codes (§7), [`report`] the
-//! CSV report (§6), [`pyjson`] Python-compatible JSON strings (§1), [`time`] the
-//! caller's clock readings.
+//! # The server's run loop
+//!
+//! An I/O layer drives one [`Server`] for all its connections:
+//!
+//! 1. **Wait** for a socket to be ready, or until [`Server::poll_timeout`].
+//! 2. **Connect**: for each accepted connection, [`Server::handle_connect`] gives its
+//!    [`ConnId`] (and, past `--max-connections`, the busy reply and a close).
+//! 3. **Read**: feed each read's bytes to [`Server::handle_input`]; a peer that went
+//!    away is [`Server::handle_disconnect`].
+//! 4. **Time**: call [`Server::handle_timeout`] with the clock's reading.
+//! 5. **Carry out** every [`Effect`] each call returned, in order: send replies;
+//!    append [`Effect::Record`] rows to the report and hold the STOP reply behind
+//!    each until its row is durable; close what is closed.
+//! 6. **Release** held replies once their rows are durable; if a row cannot be made
+//!    durable, [`Server::handle_record_failed`] says what to send instead.
+//!
+//! The client is the same shape: [`Client::step`] for events, [`Client::poll_timeout`]
+//! and [`Client::handle_timeout`] for its deadlines, and [`ClientAction`]s out.
+//!
+//! Modules, by PROTOCOL section: [`codec`] framing (§1); [`message`] the
+//! vocabulary: operations, error codes and their strings, replies (§3, §4);
+//! [`request`] reading and writing requests (§3-§5); [`reply`] the client's liberal
+//! reading of replies (§7); [`int`] exact integers and [`cipher`] the AES scheme
+//! (§5); `session` the transition table (§2-§4); [`effect`] what the server asks
+//! its caller to do; [`server`] all sessions and timeouts; [`client`] the client's
+//! behaviour (§7); [`report`] the CSV report (§6); [`exit`] the exit codes (§7);
+//! [`pyjson`] JSON as Python reads and writes it (§1); [`time`] the caller's clock
+//! readings.
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod args;
 pub mod cipher;
 pub mod client;
 pub mod codec;
+pub mod effect;
 pub mod exit;
 pub mod int;
 pub mod message;
 pub mod pyjson;
+pub mod reply;
 pub mod report;
+pub mod request;
 pub mod server;
 mod session;
 pub mod time;
@@ -32,10 +57,10 @@ pub mod time;
 pub use cipher::Cipher;
 pub use client::{Client, ClientAction, ClientConfig, ClientEvent};
 pub use codec::{Decoded, Decoder};
+pub use effect::{CloseReason, ConnId, Effect, Effects, EndedSession, SessionEnd};
 pub use exit::Exit;
 pub use int::Int;
-pub use message::{ErrorCode, Op, Response};
-pub use report::ReportRow;
-pub use server::{CloseReason, Config, ConnId, Effect, Server};
-pub use session::{EndedSession, SessionEnd};
+pub use message::{ErrorCode, Number, Op, Response};
+pub use report::{ReportRow, RowWriter};
+pub use server::{Config, Server, Transport};
 pub use time::Timestamp;

@@ -7,7 +7,10 @@
 //! therefore reproduces Python byte for byte, lone surrogates included, which a Rust
 //! `String` could not hold.
 
+use serde::de::{Deserializer as _, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::fmt;
 
 /// Appends `text` as a JSON string exactly as `json.dumps` writes it.
 pub fn write_str(out: &mut Vec<u8>, text: &str) {
@@ -147,6 +150,40 @@ impl Iterator for Units<'_> {
         };
         Some(unit)
     }
+}
+
+/// A JSON text that is not an object, or not valid JSON.
+#[derive(Debug)]
+pub struct NotAnObject;
+
+/// Calls `on_member` with the raw key and raw value of each member of the JSON object
+/// `json`, in order. Keys stay raw so that Python-legal keys serde cannot represent
+/// (lone surrogates) are still accepted and simply match nothing.
+pub fn for_each_member<'a>(
+    json: &'a str,
+    on_member: impl FnMut(&'a str, &'a str),
+) -> Result<(), NotAnObject> {
+    struct Members<F>(F);
+
+    impl<'de, F: FnMut(&'de str, &'de str)> Visitor<'de> for Members<F> {
+        type Value = ();
+
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<(), A::Error> {
+            while let Some(key) = map.next_key::<&'de RawValue>()? {
+                let value = map.next_value::<&'de RawValue>()?;
+                (self.0)(key.get(), value.get());
+            }
+            Ok(())
+        }
+    }
+
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    deserializer.deserialize_map(Members(on_member)).map_err(|_| NotAnObject)?;
+    deserializer.end().map_err(|_| NotAnObject)
 }
 
 #[cfg(test)]

@@ -31,35 +31,88 @@ pub struct ReportRow {
     pub max: Int,
 }
 
-impl ReportRow {
-    /// Appends the row as CSV, as Python's `csv.writer` writes it: fields quoted only
-    /// when they hold a comma, a quote or a line end, quotes doubled, `\r\n` at the end.
-    pub fn write_csv(&self, out: &mut Vec<u8>) {
-        write_field(out, &self.client_id);
-        out.push(b',');
-        let mut digits = crate::int::DecimalBuffer::default();
-        out.extend_from_slice(crate::int::format_decimal(false, self.count, &mut digits));
-        out.push(b',');
-        self.min.write_decimal(out);
-        out.push(b',');
-        self.max.write_decimal(out);
-        out.extend_from_slice(b"\r\n");
+/// Writes report rows as CSV exactly as Python's `csv.writer` does with its defaults
+/// (PROTOCOL §6): comma-separated, a field quoted only when it holds a comma, a quote
+/// or a line end, quotes doubled, `\r\n` after each row. The quoting is `csv_core`'s,
+/// into the caller's buffer: no I/O here.
+#[derive(Debug)]
+pub struct RowWriter {
+    csv: csv_core::Writer,
+    /// The decimal text of a number, reused from row to row.
+    digits: Vec<u8>,
+}
+
+impl Default for RowWriter {
+    fn default() -> RowWriter {
+        RowWriter::new()
     }
 }
 
-fn write_field(out: &mut Vec<u8>, field: &str) {
-    if !field.contains([',', '"', '\r', '\n']) {
-        out.extend_from_slice(field.as_bytes());
-        return;
+impl RowWriter {
+    /// A writer with Python's dialect.
+    pub fn new() -> RowWriter {
+        let csv = csv_core::WriterBuilder::new()
+            .quote_style(csv_core::QuoteStyle::Necessary)
+            .terminator(csv_core::Terminator::CRLF)
+            .build();
+        RowWriter { csv, digits: Vec::new() }
     }
-    out.push(b'"');
-    for byte in field.bytes() {
-        if byte == b'"' {
-            out.push(b'"');
+
+    /// Appends `row`, its line end included, to `out`.
+    pub fn write(&mut self, row: &ReportRow, out: &mut Vec<u8>) {
+        let RowWriter { csv, digits } = self;
+        write_field(csv, row.client_id.as_bytes(), out);
+        grow_until_done(out, |room| csv.delimiter(room));
+        let mut count = crate::int::DecimalBuffer::default();
+        write_field(csv, crate::int::format_decimal(false, row.count, &mut count), out);
+        for number in [&row.min, &row.max] {
+            grow_until_done(out, |room| csv.delimiter(room));
+            digits.clear();
+            number.write_decimal(digits);
+            write_field(csv, digits, out);
         }
-        out.push(byte);
+        grow_until_done(out, |room| csv.terminator(room));
     }
-    out.push(b'"');
+}
+
+impl ReportRow {
+    /// The row as CSV, line end included (see [`RowWriter`], which reuses its
+    /// buffers across rows).
+    pub fn to_csv(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        RowWriter::new().write(self, &mut out);
+        out
+    }
+}
+
+/// Writes one field, however much room it takes (a quoted field can double).
+fn write_field(csv: &mut csv_core::Writer, mut field: &[u8], out: &mut Vec<u8>) {
+    loop {
+        let start = out.len();
+        out.resize(start + 2 * field.len() + 2, 0);
+        let (result, read, written) = csv.field(field, &mut out[start..]);
+        out.truncate(start + written);
+        field = &field[read..];
+        if result == csv_core::WriteResult::InputEmpty {
+            return;
+        }
+    }
+}
+
+/// Runs one of csv_core's closing writes (delimiter, terminator, which may first
+/// close a quoted field) with more room until it fits.
+fn grow_until_done(out: &mut Vec<u8>, mut write: impl FnMut(&mut [u8]) -> (csv_core::WriteResult, usize)) {
+    let mut room = 4;
+    loop {
+        let start = out.len();
+        out.resize(start + room, 0);
+        let (result, written) = write(&mut out[start..]);
+        out.truncate(start + written);
+        if result == csv_core::WriteResult::InputEmpty {
+            return;
+        }
+        room *= 2;
+    }
 }
 
 /// What to do with the report file found at start-up (§6).
@@ -110,6 +163,11 @@ impl fmt::Display for Inspection {
 /// Decides what to do with an existing report, from its length, its first
 /// [`HEAD_LEN`] bytes (or all of it if shorter) and its last [`TAIL_LEN`] bytes (or
 /// all of it if shorter).
+///
+/// It relies on one rule of the rows we write: a row never holds a line end, even
+/// quoted, because client ids refuse control characters (§4) and the other fields are
+/// decimal numbers. So every `\n` in the file ends a row, and a last line without
+/// one can only be a write cut short.
 pub fn inspect(len: u64, head: &[u8], tail: &[u8]) -> Inspection {
     if len == 0 || (len < HEADER_LINE.len() as u64 && HEADER_LINE.starts_with(head)) {
         return Inspection::WriteHeader;
@@ -138,9 +196,7 @@ mod tests {
     use super::*;
 
     fn row(id: &str, count: u64, min: i64, max: i64) -> Vec<u8> {
-        let mut out = Vec::new();
-        ReportRow { client_id: id.into(), count, min: min.into(), max: max.into() }.write_csv(&mut out);
-        out
+        ReportRow { client_id: id.into(), count, min: min.into(), max: max.into() }.to_csv()
     }
 
     fn inspect_all(bytes: &[u8]) -> Inspection {
@@ -162,9 +218,27 @@ mod tests {
             min: Int::parse("-100000000000000000000").expect("integer"),
             max: Int::parse("100000000000000000000").expect("integer"),
         };
+        assert_eq!(
+            big.to_csv(),
+            b"big,18446744073709551615,-100000000000000000000,100000000000000000000\r\n"
+        );
+    }
+
+    #[test]
+    fn one_writer_writes_many_rows_and_numbers_of_any_length() {
+        let mut writer = RowWriter::new();
         let mut out = Vec::new();
-        big.write_csv(&mut out);
-        assert_eq!(out, b"big,18446744073709551615,-100000000000000000000,100000000000000000000\r\n");
+        let huge = format!("-{}", "9".repeat(4300));
+        let wide = ReportRow {
+            client_id: "\"q\",\"q\"".into(),
+            count: 2,
+            min: Int::parse(&huge).expect("integer"),
+            max: Int::from(0),
+        };
+        writer.write(&wide, &mut out);
+        writer.write(&ReportRow { client_id: "b".into(), count: 1, min: 5.into(), max: 5.into() }, &mut out);
+        let expected = format!("\"\"\"q\"\",\"\"q\"\"\",2,{huge},0\r\nb,1,5,5\r\n");
+        assert_eq!(String::from_utf8(out).expect("UTF-8"), expected);
     }
 
     #[test]

@@ -1,16 +1,17 @@
 //! The whole server side of the protocol, without I/O.
 //!
 //! One [`Server`] owns every connection's decoder and session, because a client id
-//! must be unique across all connections (§2). The caller feeds it bytes, connects,
-//! disconnects and the time; it answers with [`Effect`]s, taken with
-//! [`Server::poll_effect`], in the order they must be carried out.
+//! must be unique across all connections (§2). The caller feeds it connections,
+//! bytes, disconnects and the time; each call answers with the [`Effects`] to carry
+//! out, in order.
 
 use crate::codec::{Decoded, Decoder};
-use crate::message::{self, Response};
-use crate::report::ReportRow;
-use crate::session::{self, EndedSession, Policy, Session, SessionEnd};
+use crate::effect::{CloseReason, ConnId, Effect, Effects, SessionEnd};
+use crate::message::{ErrorCode, Op, OpEcho, Response};
+use crate::request;
+use crate::session::{self, Policy, Session};
 use crate::time::Timestamp;
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,7 +27,8 @@ pub struct Config {
     pub require_cipher: bool,
     /// Close a connection that sent no request for this long (`--idle-timeout`).
     pub idle_timeout: Option<Duration>,
-    /// Close a connection that left a frame half-sent for this long (`--frame-timeout`).
+    /// Close a connection that left a frame half-sent, or its TLS handshake
+    /// unfinished, for this long (`--frame-timeout`).
     pub frame_timeout: Option<Duration>,
 }
 
@@ -42,21 +44,14 @@ impl Default for Config {
     }
 }
 
-/// Identifies a connection for the life of a [`Server`]; never reused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ConnId(u64);
-
-impl ConnId {
-    /// The id as a number (unique, never zero).
-    pub fn get(self) -> u64 {
-        self.0
-    }
-}
-
-impl std::fmt::Display for ConnId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "#{}", self.0)
-    }
+/// How a new connection reaches the protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Plain TCP: frames may come at once.
+    Plain,
+    /// TLS: no frame comes before [`Server::handle_handshake`], which must happen
+    /// within `frame_timeout` (§8).
+    Tls,
 }
 
 /// A hasher for [`ConnId`] keys: ids are sequential and chosen by the server, not by
@@ -84,83 +79,17 @@ impl Hasher for ConnIdHasher {
 /// A map keyed by connection, with the cheap [`ConnIdHasher`].
 pub type ConnMap<V> = HashMap<ConnId, V, BuildHasherDefault<ConnIdHasher>>;
 
-/// Why the server closed a connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CloseReason {
-    /// A length prefix announced more than `max_frame` bytes.
-    FrameTooLong {
-        /// The announced length.
-        announced: u32,
-    },
-    /// No request for `idle_timeout`.
-    IdleTimeout,
-    /// A frame left half-sent for `frame_timeout`.
-    FrameTimeout,
-    /// The connection was over `max_connections`.
-    Busy,
-}
-
-impl std::fmt::Display for CloseReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CloseReason::FrameTooLong { announced } => {
-                write!(f, "a length prefix announced {announced} bytes, over the --max-frame limit")
-            }
-            CloseReason::IdleTimeout => f.write_str("no request within --idle-timeout"),
-            CloseReason::FrameTimeout => f.write_str("a frame was left half-sent for --frame-timeout"),
-            CloseReason::Busy => f.write_str("over --max-connections"),
-        }
-    }
-}
-
-/// Something the caller must do, in the order given.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Effect {
-    /// A session started (for the logs); its reply follows.
-    Started {
-        /// The connection.
-        conn: ConnId,
-        /// The session's client id.
-        client_id: Arc<str>,
-    },
-    /// Send `response` on `conn`.
-    Reply {
-        /// The connection.
-        conn: ConnId,
-        /// The reply.
-        response: Response,
-    },
-    /// Append `row` to the report. The next reply on `conn` (the STOP's) must not be
-    /// sent before the row is durable, nor any reply after it on that connection.
-    Record {
-        /// The connection whose STOP produced the row.
-        conn: ConnId,
-        /// The row.
-        row: ReportRow,
-    },
-    /// A session ended without a row (for the logs).
-    Ended {
-        /// The connection.
-        conn: ConnId,
-        /// The session and how it ended.
-        session: EndedSession,
-    },
-    /// Close `conn` once the replies queued before this effect are sent. The server
-    /// has already forgotten it.
-    Close {
-        /// The connection.
-        conn: ConnId,
-        /// Why.
-        reason: CloseReason,
-    },
-}
-
 #[derive(Debug)]
 struct Connection {
     decoder: Decoder,
     session: Option<Session>,
+    /// The TLS handshake is still running: no frame may come yet.
+    handshaking: bool,
+    /// The identity of the connection's verified client certificate (§8).
+    identity: Option<Arc<str>>,
     last_request: Timestamp,
-    /// When the first byte of the frame still incomplete arrived.
+    /// When the first byte of the frame still incomplete arrived, or when the
+    /// unfinished handshake began.
     partial_since: Option<Timestamp>,
     /// The key of this connection's entry in `Server::timers`, if any.
     scheduled: Option<Timestamp>,
@@ -177,7 +106,9 @@ pub struct Server {
     /// early entry fires, finds the deadline moved, and reschedules. So a request costs
     /// no tree operation, and the set never grows past one entry per connection.
     timers: BTreeSet<(Timestamp, ConnId)>,
-    effects: VecDeque<Effect>,
+    /// The effects of the call in progress; handed out by [`Effects`], which drains
+    /// it and leaves its capacity for the next call.
+    effects: Vec<Effect>,
     last_conn: u64,
 }
 
@@ -189,7 +120,7 @@ impl Server {
             conns: ConnMap::default(),
             active_ids: HashSet::new(),
             timers: BTreeSet::new(),
-            effects: VecDeque::new(),
+            effects: Vec::new(),
             last_conn: 0,
         }
     }
@@ -199,38 +130,56 @@ impl Server {
         &self.config
     }
 
-    /// A new connection arrived. Over `max_connections`, it is answered
-    /// that the server is busy (§4) and closed at once (see the effects).
-    pub fn handle_connect(&mut self, now: Timestamp) -> ConnId {
+    /// A new connection arrived. Over `max_connections`, it is answered that the
+    /// server is busy (§4) and closed at once (see the effects).
+    pub fn handle_connect(&mut self, now: Timestamp, transport: Transport) -> (ConnId, Effects<'_>) {
         self.last_conn += 1;
         let id = ConnId(self.last_conn);
         if self.conns.len() >= self.config.max_connections {
-            self.effects.push_back(Effect::Reply { conn: id, response: Response::busy() });
-            self.effects.push_back(Effect::Close { conn: id, reason: CloseReason::Busy });
-            return id;
+            self.effects.push(Effect::Reply { conn: id, response: Response::busy() });
+            self.effects.push(Effect::Close { conn: id, reason: CloseReason::Busy });
+        } else {
+            let handshaking = transport == Transport::Tls;
+            let conn = Connection {
+                decoder: Decoder::new(self.config.max_frame),
+                session: None,
+                handshaking,
+                identity: None,
+                last_request: now,
+                partial_since: handshaking.then_some(now),
+                scheduled: None,
+            };
+            self.conns.insert(id, conn);
+            self.schedule(id);
         }
-        let conn = Connection {
-            decoder: Decoder::new(self.config.max_frame),
-            session: None,
-            last_request: now,
-            partial_since: None,
-            scheduled: None,
+        (id, self.take_effects())
+    }
+
+    /// The TLS handshake of `conn` completed; `identity` is that of the client
+    /// certificate it verified, if the server asks for one (§8). From now on a START
+    /// on this connection must carry that identity as its `client_id`.
+    pub fn handle_handshake(&mut self, now: Timestamp, id: ConnId, identity: Option<Arc<str>>) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
         };
-        self.conns.insert(id, conn);
+        conn.handshaking = false;
+        conn.identity = identity;
+        conn.partial_since = None;
+        conn.last_request = now;
         self.schedule(id);
-        id
     }
 
     /// Bytes arrived on `conn`. Every whole frame in them is answered, in order;
     /// input for a connection the server has closed is ignored.
-    pub fn handle_input(&mut self, now: Timestamp, id: ConnId, mut bytes: &[u8]) {
+    pub fn handle_input(&mut self, now: Timestamp, id: ConnId, mut bytes: &[u8]) -> Effects<'_> {
         // Borrow the fields apart, so that a frame borrowed from the connection's
-        // decoder can be applied to its session while the effects queue grows.
+        // decoder can be applied to its session while the effects grow.
         let Server { config, conns, active_ids, effects, .. } = self;
         let Some(conn) = conns.get_mut(&id) else {
-            return;
+            return self.take_effects();
         };
-        let policy = Policy { require_cipher: config.require_cipher };
+        debug_assert!(!conn.handshaking, "the transport passes no bytes before the handshake ends");
+        let policy = Policy { require_cipher: config.require_cipher, identity: conn.identity.as_deref() };
         let was_partial = conn.decoder.has_partial_frame();
         let mut completed = false;
         let too_long = loop {
@@ -244,11 +193,10 @@ impl Server {
             }
         };
         if let Some(announced) = too_long {
-            let response =
-                Response::Error { op: message::OpEcho::Null, error: message::ErrorCode::InvalidMessage };
-            self.effects.push_back(Effect::Reply { conn: id, response });
+            let response = Response::Error { op: OpEcho::Null, error: ErrorCode::InvalidMessage };
+            self.effects.push(Effect::Reply { conn: id, response });
             self.close(id, CloseReason::FrameTooLong { announced });
-            return;
+            return self.take_effects();
         }
         if completed {
             conn.last_request = now;
@@ -260,20 +208,34 @@ impl Server {
             (true, _) => Some(now),
         };
         self.schedule(id);
+        self.take_effects()
     }
 
     /// The peer closed `conn`, or it failed: its session is discarded, nothing recorded.
-    pub fn handle_disconnect(&mut self, id: ConnId) {
+    pub fn handle_disconnect(&mut self, id: ConnId) -> Effects<'_> {
         self.forget(id, SessionEnd::Disconnected);
+        self.take_effects()
+    }
+
+    /// The row of the STOP last answered on `conn` could not be made durable (§6):
+    /// that STOP's reply is replaced by the server error, and the connection closes,
+    /// because the server fails stop. A failed request changes nothing (§4): the row
+    /// is not in the report, and the client may retry elsewhere.
+    pub fn handle_record_failed(&mut self, id: ConnId) -> Effects<'_> {
+        self.effects
+            .push(Effect::Reply { conn: id, response: Response::error(Op::Stop, ErrorCode::ServerError) });
+        self.close(id, CloseReason::ReportFailed);
+        self.take_effects()
     }
 
     /// The server is shutting down: every session is discarded and every connection
     /// forgotten (the caller closes them).
-    pub fn handle_shutdown(&mut self) {
+    pub fn handle_shutdown(&mut self) -> Effects<'_> {
         let ids: Vec<ConnId> = self.conns.keys().copied().collect();
         for id in ids {
             self.forget(id, SessionEnd::Shutdown);
         }
+        self.take_effects()
     }
 
     /// When [`Server::handle_timeout`] should next be called, if ever.
@@ -281,8 +243,9 @@ impl Server {
         self.timers.first().map(|&(at, _)| at)
     }
 
-    /// Time has passed: closes the connections whose idle or frame timeout expired.
-    pub fn handle_timeout(&mut self, now: Timestamp) {
+    /// Time has passed: closes the connections whose idle, frame or handshake
+    /// timeout expired.
+    pub fn handle_timeout(&mut self, now: Timestamp) -> Effects<'_> {
         while let Some(&(at, id)) = self.timers.first() {
             if at > now {
                 break;
@@ -292,20 +255,19 @@ impl Server {
                 continue;
             };
             conn.scheduled = None;
+            let handshaking = conn.handshaking;
             let (frame_deadline, idle_deadline) = self.deadlines(id);
             if frame_deadline.is_some_and(|deadline| deadline <= now) {
-                self.close(id, CloseReason::FrameTimeout);
+                let reason =
+                    if handshaking { CloseReason::HandshakeTimeout } else { CloseReason::FrameTimeout };
+                self.close(id, reason);
             } else if idle_deadline.is_some_and(|deadline| deadline <= now) {
                 self.close(id, CloseReason::IdleTimeout);
             } else {
                 self.schedule(id);
             }
         }
-    }
-
-    /// The next effect to carry out.
-    pub fn poll_effect(&mut self) -> Option<Effect> {
-        self.effects.pop_front()
+        self.take_effects()
     }
 
     /// How many connections are open.
@@ -323,8 +285,12 @@ impl Server {
         self.conns.get(&id).map(|conn| conn.decoder.buffered_capacity())
     }
 
-    /// (frame deadline, idle deadline) of a connection. An unrepresentable instant
-    /// (a timeout of centuries) is no deadline.
+    fn take_effects(&mut self) -> Effects<'_> {
+        Effects(self.effects.drain(..))
+    }
+
+    /// (frame or handshake deadline, idle deadline) of a connection. An
+    /// unrepresentable instant (a timeout of centuries) is no deadline.
     fn deadlines(&self, id: ConnId) -> (Option<Timestamp>, Option<Timestamp>) {
         let Some(conn) = self.conns.get(&id) else {
             return (None, None);
@@ -333,7 +299,11 @@ impl Server {
             .partial_since
             .zip(self.config.frame_timeout)
             .and_then(|(since, timeout)| since.checked_add(timeout));
-        let idle = self.config.idle_timeout.and_then(|timeout| conn.last_request.checked_add(timeout));
+        // The idle clock starts once the connection may send requests.
+        let idle = (!conn.handshaking)
+            .then_some(self.config.idle_timeout)
+            .flatten()
+            .and_then(|timeout| conn.last_request.checked_add(timeout));
         (frame, idle)
     }
 
@@ -356,7 +326,7 @@ impl Server {
 
     fn close(&mut self, id: ConnId, reason: CloseReason) {
         self.forget(id, SessionEnd::Closed(reason));
-        self.effects.push_back(Effect::Close { conn: id, reason });
+        self.effects.push(Effect::Close { conn: id, reason });
     }
 
     fn forget(&mut self, id: ConnId, how: SessionEnd) {
@@ -368,7 +338,7 @@ impl Server {
         }
         if let Some(session) = conn.session {
             let session = session.end(&mut self.active_ids, how);
-            self.effects.push_back(Effect::Ended { conn: id, session });
+            self.effects.push(Effect::Ended { conn: id, session });
         }
     }
 }
@@ -379,33 +349,35 @@ fn apply_frame(
     payload: &[u8],
     session: &mut Option<Session>,
     active_ids: &mut HashSet<Arc<str>>,
-    effects: &mut VecDeque<Effect>,
-    policy: Policy,
+    effects: &mut Vec<Effect>,
+    policy: Policy<'_>,
 ) {
-    let response = match message::parse_request(payload) {
+    let response = match request::parse_request(payload) {
         Err(response) => response,
         Ok(request) => {
             let outcome = session::apply(session, &request, active_ids, policy);
             if let Some(client_id) = outcome.started {
-                effects.push_back(Effect::Started { conn: id, client_id });
+                effects.push(Effect::Started { conn: id, client_id });
             }
             if let Some(row) = outcome.record {
-                effects.push_back(Effect::Record { conn: id, row });
+                effects.push(Effect::Record { conn: id, row });
             }
             if let Some(session) = outcome.ended {
-                effects.push_back(Effect::Ended { conn: id, session });
+                effects.push(Effect::Ended { conn: id, session });
             }
             outcome.reply
         }
     };
-    effects.push_back(Effect::Reply { conn: id, response });
+    effects.push(Effect::Reply { conn: id, response });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Int;
-    use crate::message::{ErrorCode, Op, OpEcho, Value};
+    use crate::effect::EndedSession;
+    use crate::message::Number;
+    use crate::report::ReportRow;
 
     fn frame(json: &str) -> Vec<u8> {
         let mut out = (json.len() as u32).to_be_bytes().to_vec();
@@ -413,12 +385,19 @@ mod tests {
         out
     }
 
-    fn drain(server: &mut Server) -> Vec<Effect> {
-        std::iter::from_fn(|| server.poll_effect()).collect()
+    /// A plain connection that is accepted without any effect.
+    fn connect(server: &mut Server, now: Timestamp) -> ConnId {
+        let (conn, effects) = server.handle_connect(now, Transport::Plain);
+        assert_eq!(effects.count(), 0);
+        conn
     }
 
-    fn replies(server: &mut Server) -> Vec<Response> {
-        drain(server)
+    fn input(server: &mut Server, now: Timestamp, conn: ConnId, bytes: &[u8]) -> Vec<Effect> {
+        server.handle_input(now, conn, bytes).collect()
+    }
+
+    fn replies(effects: Vec<Effect>) -> Vec<Response> {
+        effects
             .into_iter()
             .filter_map(|effect| match effect {
                 Effect::Reply { response, .. } => Some(response),
@@ -431,17 +410,16 @@ mod tests {
     fn a_whole_session_records_one_row_before_its_reply() {
         let now = Timestamp::ZERO;
         let mut server = Server::new(Config::default());
-        let conn = server.handle_connect(now);
-        let mut input = frame(r#"{"op": "START", "client_id": "anton", "cipher": null}"#);
+        let conn = connect(&mut server, now);
+        let mut bytes = frame(r#"{"op": "START", "client_id": "anton", "cipher": null}"#);
         for number in ["5", "-3", "12"] {
-            input.extend(frame(&format!(r#"{{"op": "NUMBER", "number": {number}}}"#)));
+            bytes.extend(frame(&format!(r#"{{"op": "NUMBER", "number": {number}}}"#)));
         }
-        input.extend(frame(r#"{"op": "STOP"}"#));
-        server.handle_input(now, conn, &input);
-        let effects = drain(&mut server);
+        bytes.extend(frame(r#"{"op": "STOP"}"#));
+        let effects = input(&mut server, now, conn, &bytes);
         let row = ReportRow { client_id: "anton".into(), count: 3, min: Int::from(-3), max: Int::from(12) };
         let stopped =
-            Response::Stopped { min: Value::Plain(Int::from(-3)), max: Value::Plain(Int::from(12)) };
+            Response::Stopped { min: Number::Plain(Int::from(-3)), max: Number::Plain(Int::from(12)) };
         let ok = |op| Effect::Reply { conn, response: Response::Ok(op) };
         assert_eq!(
             effects,
@@ -459,35 +437,53 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_record_is_answered_with_the_server_error_and_closes() {
+        let now = Timestamp::ZERO;
+        let mut server = Server::new(Config::default());
+        let conn = connect(&mut server, now);
+        let mut bytes = frame(r#"{"op": "START", "client_id": "anton"}"#);
+        bytes.extend(frame(r#"{"op": "NUMBER", "number": 1}"#));
+        bytes.extend(frame(r#"{"op": "STOP"}"#));
+        assert_eq!(input(&mut server, now, conn, &bytes).len(), 5);
+        let effects: Vec<Effect> = server.handle_record_failed(conn).collect();
+        assert_eq!(
+            effects,
+            vec![
+                Effect::Reply { conn, response: Response::error(Op::Stop, ErrorCode::ServerError) },
+                Effect::Close { conn, reason: CloseReason::ReportFailed },
+            ]
+        );
+        assert_eq!(server.connection_count(), 0);
+    }
+
+    #[test]
     fn a_client_id_is_active_on_one_connection_at_a_time() {
         let now = Timestamp::ZERO;
         let mut server = Server::new(Config::default());
-        let (a, b) = (server.handle_connect(now), server.handle_connect(now));
+        let (a, b) = (connect(&mut server, now), connect(&mut server, now));
         let start = frame(r#"{"op": "START", "client_id": "anton"}"#);
-        server.handle_input(now, a, &start);
-        server.handle_input(now, b, &start);
+        let mut effects = input(&mut server, now, a, &start);
+        effects.extend(input(&mut server, now, b, &start));
         assert_eq!(
-            replies(&mut server),
+            replies(effects),
             vec![Response::Ok(Op::Start), Response::error(Op::Start, ErrorCode::ClientExists)]
         );
-        server.handle_disconnect(a);
+        let effects: Vec<Effect> = server.handle_disconnect(a).collect();
         assert!(matches!(
-            drain(&mut server).as_slice(),
+            effects.as_slice(),
             [Effect::Ended { session: EndedSession { how: SessionEnd::Disconnected, .. }, .. }]
         ));
-        server.handle_input(now, b, &start);
-        assert_eq!(replies(&mut server), vec![Response::Ok(Op::Start)]);
+        assert_eq!(replies(input(&mut server, now, b, &start)), vec![Response::Ok(Op::Start)]);
     }
 
     #[test]
     fn an_oversized_prefix_is_answered_and_closed() {
         let now = Timestamp::ZERO;
         let mut server = Server::new(Config::default());
-        let conn = server.handle_connect(now);
-        server.handle_input(now, conn, &frame(r#"{"op": "START", "client_id": "x"}"#));
-        assert!(matches!(drain(&mut server).as_slice(), [Effect::Started { .. }, Effect::Reply { .. }]));
-        server.handle_input(now, conn, &[0x7f, 0xff, 0xff, 0xff, b'{']);
-        let effects = drain(&mut server);
+        let conn = connect(&mut server, now);
+        let effects = input(&mut server, now, conn, &frame(r#"{"op": "START", "client_id": "x"}"#));
+        assert!(matches!(effects.as_slice(), [Effect::Started { .. }, Effect::Reply { .. }]));
+        let effects = input(&mut server, now, conn, &[0x7f, 0xff, 0xff, 0xff, b'{']);
         assert_eq!(effects.len(), 3);
         assert_eq!(
             effects[0],
@@ -503,27 +499,29 @@ mod tests {
         );
         assert_eq!(server.connection_count(), 0);
         assert_eq!(server.active_ids().count(), 0);
-        server.handle_input(now, conn, &frame(r#"{"op": "STOP"}"#));
-        assert!(drain(&mut server).is_empty(), "a closed connection is ignored");
+        assert!(
+            input(&mut server, now, conn, &frame(r#"{"op": "STOP"}"#)).is_empty(),
+            "a closed connection is ignored"
+        );
     }
 
     #[test]
     fn connections_over_the_limit_are_told_the_server_is_busy() {
         let now = Timestamp::ZERO;
         let mut server = Server::new(Config { max_connections: 1, ..Config::default() });
-        let first = server.handle_connect(now);
-        let second = server.handle_connect(now);
+        let first = connect(&mut server, now);
+        let (second, effects) = server.handle_connect(now, Transport::Plain);
+        let effects: Vec<Effect> = effects.collect();
         assert_ne!(first, second);
         assert_eq!(
-            drain(&mut server),
+            effects,
             vec![
                 Effect::Reply { conn: second, response: Response::busy() },
                 Effect::Close { conn: second, reason: CloseReason::Busy },
             ]
         );
-        server.handle_disconnect(first);
-        let third = server.handle_connect(now);
-        assert!(drain(&mut server).is_empty());
+        assert_eq!(server.handle_disconnect(first).count(), 0);
+        let third = connect(&mut server, now);
         assert!(third > second, "ids are never reused");
     }
 
@@ -532,17 +530,16 @@ mod tests {
         let start = Timestamp::ZERO;
         let config = Config { frame_timeout: Some(Duration::from_secs(10)), ..Config::default() };
         let mut server = Server::new(config);
-        let conn = server.handle_connect(start);
+        let conn = connect(&mut server, start);
         assert_eq!(server.poll_timeout(), None, "nothing to time out yet");
         let message = frame(r#"{"op": "QUIT"}"#);
-        server.handle_input(start, conn, &message[..3]);
+        assert!(input(&mut server, start, conn, &message[..3]).is_empty());
         assert_eq!(server.poll_timeout(), Some(start + Duration::from_secs(10)));
         // More bytes of the same frame do not extend its deadline.
-        server.handle_input(start + Duration::from_secs(9), conn, &message[3..6]);
-        server.handle_timeout(start + Duration::from_secs(9));
-        assert!(drain(&mut server).is_empty());
-        server.handle_timeout(start + Duration::from_secs(10));
-        assert_eq!(drain(&mut server), vec![Effect::Close { conn, reason: CloseReason::FrameTimeout }]);
+        assert!(input(&mut server, start + Duration::from_secs(9), conn, &message[3..6]).is_empty());
+        assert_eq!(server.handle_timeout(start + Duration::from_secs(9)).count(), 0);
+        let effects: Vec<Effect> = server.handle_timeout(start + Duration::from_secs(10)).collect();
+        assert_eq!(effects, vec![Effect::Close { conn, reason: CloseReason::FrameTimeout }]);
         assert_eq!(server.poll_timeout(), None);
     }
 
@@ -550,15 +547,44 @@ mod tests {
     fn a_completed_frame_clears_the_frame_timeout() {
         let start = Timestamp::ZERO;
         let mut server = Server::new(Config::default());
-        let conn = server.handle_connect(start);
+        let conn = connect(&mut server, start);
         let message = frame(r#"{"op": "QUIT"}"#);
-        server.handle_input(start, conn, &message[..3]);
-        server.handle_input(start + Duration::from_secs(5), conn, &message[3..]);
-        drain(&mut server);
-        server.handle_timeout(start + Duration::from_secs(60));
-        assert!(drain(&mut server).is_empty());
+        assert!(input(&mut server, start, conn, &message[..3]).is_empty());
+        assert_eq!(input(&mut server, start + Duration::from_secs(5), conn, &message[3..]).len(), 1);
+        assert_eq!(server.handle_timeout(start + Duration::from_secs(60)).count(), 0);
         assert_eq!(server.connection_count(), 1);
         assert_eq!(server.poll_timeout(), None);
+    }
+
+    #[test]
+    fn an_unfinished_tls_handshake_is_closed_after_the_frame_timeout() {
+        let start = Timestamp::ZERO;
+        let config = Config { idle_timeout: Some(Duration::from_secs(60)), ..Config::default() };
+        let mut server = Server::new(config);
+        let (stalled, effects) = server.handle_connect(start, Transport::Tls);
+        assert_eq!(effects.count(), 0);
+        assert_eq!(server.poll_timeout(), Some(start + Duration::from_secs(10)));
+        let (finished, effects) = server.handle_connect(start, Transport::Tls);
+        assert_eq!(effects.count(), 0);
+        server.handle_handshake(start + Duration::from_secs(3), finished, None);
+        let effects: Vec<Effect> = server.handle_timeout(start + Duration::from_secs(10)).collect();
+        assert_eq!(effects, vec![Effect::Close { conn: stalled, reason: CloseReason::HandshakeTimeout }]);
+        // The finished one now counts as idle from the end of its handshake.
+        assert_eq!(server.poll_timeout(), Some(start + Duration::from_secs(63)));
+    }
+
+    #[test]
+    fn a_certificate_identity_binds_the_connection_to_its_id() {
+        let now = Timestamp::ZERO;
+        let mut server = Server::new(Config::default());
+        let (conn, effects) = server.handle_connect(now, Transport::Tls);
+        assert_eq!(effects.count(), 0);
+        server.handle_handshake(now, conn, Some("anton".into()));
+        let refused = input(&mut server, now, conn, &frame(r#"{"op": "START", "client_id": "jonas"}"#));
+        assert_eq!(replies(refused), vec![Response::error(Op::Start, ErrorCode::ClientNotAuthorized)]);
+        assert_eq!(server.active_ids().count(), 0, "the refused id stays free");
+        let started = input(&mut server, now, conn, &frame(r#"{"op": "START", "client_id": "anton"}"#));
+        assert_eq!(replies(started), vec![Response::Ok(Op::Start)]);
     }
 
     #[test]
@@ -566,19 +592,18 @@ mod tests {
         let start = Timestamp::ZERO;
         let config = Config { idle_timeout: Some(Duration::from_secs(30)), ..Config::default() };
         let mut server = Server::new(config);
-        let conn = server.handle_connect(start);
-        server.handle_input(
+        let conn = connect(&mut server, start);
+        let effects = input(
+            &mut server,
             start + Duration::from_secs(20),
             conn,
             &frame(r#"{"op": "START", "client_id": "z"}"#),
         );
-        drain(&mut server);
+        assert_eq!(effects.len(), 2);
         // The entry made at connect time fires at 30 s and finds the deadline moved to 50 s.
-        server.handle_timeout(start + Duration::from_secs(30));
-        assert!(drain(&mut server).is_empty());
+        assert_eq!(server.handle_timeout(start + Duration::from_secs(30)).count(), 0);
         assert_eq!(server.poll_timeout(), Some(start + Duration::from_secs(50)));
-        server.handle_timeout(start + Duration::from_secs(50));
-        let effects = drain(&mut server);
+        let effects: Vec<Effect> = server.handle_timeout(start + Duration::from_secs(50)).collect();
         assert!(matches!(
             &effects[0],
             Effect::Ended {
@@ -600,10 +625,10 @@ mod tests {
             ..Config::default()
         };
         let mut server = Server::new(config);
-        let conn = server.handle_connect(start);
-        server.handle_input(start, conn, &[0]);
+        let conn = connect(&mut server, start);
+        assert!(input(&mut server, start, conn, &[0]).is_empty());
         assert_eq!(server.poll_timeout(), None);
-        server.handle_timeout(start + Duration::from_secs(1_000_000_000));
+        assert_eq!(server.handle_timeout(start + Duration::from_secs(1_000_000_000)).count(), 0);
         assert_eq!(server.connection_count(), 1);
     }
 }

@@ -1,11 +1,21 @@
 //! The session rules of PROTOCOL §2-§4 for one connection, as one table: a single
 //! match on (state, op) in [`apply`]. Everything a request can do to a connection's
 //! session, and to the server-wide set of active ids, happens here.
+//!
+//! ```text
+//! idle --START ok--> active --NUMBER ok--> active
+//! active --STOP (any outcome)--> idle      active --QUIT--> idle
+//! any --disconnect--> (session discarded, nothing recorded)
+//! ```
+//!
+//! A failed request changes nothing, except STOP, which always ends the session (§4).
 
 use crate::Int;
 use crate::cipher::Cipher;
-use crate::message::{self, ErrorCode, Op, Request, Response, Value};
+use crate::effect::{EndedSession, SessionEnd};
+use crate::message::{ErrorCode, Number, Op, Response};
 use crate::report::ReportRow;
+use crate::request::{self, Request};
 use std::collections::HashSet;
 use std::sync::Arc;
 
@@ -21,32 +31,6 @@ pub(crate) struct Session {
     range: Option<(Int, Int)>,
 }
 
-/// How a session ended, when it ended without a report row.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionEnd {
-    /// The client sent QUIT.
-    Quit,
-    /// The client sent STOP before any number (§4: insufficient data).
-    StoppedEmpty,
-    /// The connection went away.
-    Disconnected,
-    /// The server closed the connection.
-    Closed(crate::server::CloseReason),
-    /// The server is shutting down.
-    Shutdown,
-}
-
-/// A session that ended without a report row, for the logs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EndedSession {
-    /// The session's client id.
-    pub client_id: Arc<str>,
-    /// How many numbers it had received.
-    pub count: u64,
-    /// Why it ended.
-    pub how: SessionEnd,
-}
-
 impl Session {
     pub(crate) fn end(self, active_ids: &mut HashSet<Arc<str>>, how: SessionEnd) -> EndedSession {
         active_ids.remove(&self.client_id);
@@ -54,10 +38,14 @@ impl Session {
     }
 }
 
-/// The server's policy for new sessions.
+/// What a START is checked against, besides its own fields.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Policy {
+pub(crate) struct Policy<'a> {
+    /// The server refuses plain sessions (`--require-cipher`).
     pub(crate) require_cipher: bool,
+    /// The identity of the connection's verified client certificate (§8), if any:
+    /// the only client id this connection may use.
+    pub(crate) identity: Option<&'a str>,
 }
 
 /// What one request did.
@@ -89,7 +77,7 @@ pub(crate) fn apply(
     slot: &mut Option<Session>,
     request: &Request<'_>,
     active_ids: &mut HashSet<Arc<str>>,
-    policy: Policy,
+    policy: Policy<'_>,
 ) -> Outcome {
     match (slot.take(), request.op) {
         (None, Op::Start) => match start(request, active_ids, policy) {
@@ -106,7 +94,7 @@ pub(crate) fn apply(
             Outcome::reject(Op::Start, ErrorCode::SessionAlreadyStarted)
         }
         (Some(mut session), Op::Number) => {
-            let outcome = match message::parse_number(request.number, session.cipher.as_deref()) {
+            let outcome = match request::parse_number(request.number, session.cipher.as_deref()) {
                 Ok(number) => {
                     session.add(number);
                     Outcome::reply(Response::Ok(Op::Number))
@@ -126,14 +114,18 @@ pub(crate) fn apply(
     }
 }
 
-/// START's field checks, in §4's order: id, key, policy, uniqueness.
+/// START's field checks, in §4's order: id, certificate identity, key, policy,
+/// uniqueness.
 fn start(
     request: &Request<'_>,
     active_ids: &mut HashSet<Arc<str>>,
-    policy: Policy,
+    policy: Policy<'_>,
 ) -> Result<Session, ErrorCode> {
-    let client_id = message::parse_client_id(request.client_id).map_err(|_| ErrorCode::InvalidClientId)?;
-    let cipher = message::parse_cipher(request.cipher)?;
+    let client_id = request::parse_client_id(request.client_id).map_err(|_| ErrorCode::InvalidClientId)?;
+    if policy.identity.is_some_and(|identity| identity != &*client_id) {
+        return Err(ErrorCode::ClientNotAuthorized);
+    }
+    let cipher = request::parse_cipher(request.cipher)?;
     if policy.require_cipher && cipher.is_none() {
         return Err(ErrorCode::CipherRequired);
     }
@@ -160,11 +152,11 @@ impl Session {
 }
 
 /// A number as a STOP reply carries it: encrypted in an encrypted session.
-fn reply_value(cipher: Option<&Cipher>, number: &Int) -> Value {
+fn reply_number(cipher: Option<&Cipher>, number: &Int) -> Number {
     let encrypted = cipher.zip(number.as_i64()).and_then(|(cipher, value)| cipher.encrypt(value).ok());
     // An encrypted session's numbers all came out of a `%16d` block, so they always
     // encrypt back; the plain fallback only keeps this path free of panics.
-    encrypted.map_or_else(|| Value::Plain(number.clone()), Value::Encrypted)
+    encrypted.map_or_else(|| Number::Plain(number.clone()), Number::Encrypted)
 }
 
 fn stop(session: Session, active_ids: &mut HashSet<Arc<str>>) -> Outcome {
@@ -180,8 +172,8 @@ fn stop(session: Session, active_ids: &mut HashSet<Arc<str>>) -> Outcome {
         Some((min, max)) => Outcome {
             started: None,
             reply: Response::Stopped {
-                min: reply_value(cipher.as_deref(), &min),
-                max: reply_value(cipher.as_deref(), &max),
+                min: reply_number(cipher.as_deref(), &min),
+                max: reply_number(cipher.as_deref(), &max),
             },
             record: Some(ReportRow { client_id, count, min, max }),
             ended: None,
@@ -207,7 +199,7 @@ mod tests {
         request(Op::Start, Some(id), None, None)
     }
 
-    const PLAIN: Policy = Policy { require_cipher: false };
+    const PLAIN: Policy<'static> = Policy { require_cipher: false, identity: None };
 
     #[test]
     fn each_row_of_the_table() {
@@ -246,7 +238,7 @@ mod tests {
     fn a_refused_start_leaves_everything_as_it_was() {
         let mut ids = HashSet::from([Arc::from("taken")]);
         let mut slot = None;
-        let required = Policy { require_cipher: true };
+        let required = Policy { require_cipher: true, identity: None };
         for (start, error) in [
             (request(Op::Start, Some("\"\""), Some("5"), None), ErrorCode::InvalidClientId),
             (request(Op::Start, Some("\"taken\""), Some("5"), None), ErrorCode::InvalidKey),
@@ -270,5 +262,24 @@ mod tests {
         assert_eq!(outcome.reply, Response::error(Op::Stop, ErrorCode::InsufficientData));
         assert_eq!(outcome.ended.map(|ended| (ended.how, ended.count)), Some((SessionEnd::StoppedEmpty, 0)));
         assert!(slot.is_none() && ids.is_empty());
+    }
+
+    #[test]
+    fn a_certificate_identity_admits_its_own_id_only() {
+        let mut ids = HashSet::new();
+        let mut slot = None;
+        let bound = Policy { require_cipher: false, identity: Some("anton") };
+        // The id's own form is checked first, then the identity, then the key.
+        let outcome = apply(&mut slot, &request(Op::Start, Some("5"), Some("5"), None), &mut ids, bound);
+        assert_eq!(outcome.reply, Response::error(Op::Start, ErrorCode::InvalidClientId));
+        let outcome =
+            apply(&mut slot, &request(Op::Start, Some("\"jonas\""), Some("5"), None), &mut ids, bound);
+        assert_eq!(outcome.reply, Response::error(Op::Start, ErrorCode::ClientNotAuthorized));
+        assert!(slot.is_none() && ids.is_empty(), "a refused START takes no id");
+        let outcome =
+            apply(&mut slot, &request(Op::Start, Some("\"anton\""), Some("5"), None), &mut ids, bound);
+        assert_eq!(outcome.reply, Response::error(Op::Start, ErrorCode::InvalidKey));
+        let outcome = apply(&mut slot, &start("\"anton\""), &mut ids, bound);
+        assert_eq!(outcome.reply, Response::Ok(Op::Start));
     }
 }

@@ -4,8 +4,9 @@
 //! does see allocations where they happen.
 
 use minmax_core::Timestamp;
-use minmax_core::message::{self, Value};
+use minmax_core::request;
 use minmax_core::{Config, Effect, Int, Server};
+use minmax_core::{Number, Transport};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
@@ -48,16 +49,15 @@ fn allocations_during(work: impl FnOnce()) -> u64 {
     ALLOCATIONS.with(Cell::get) - before
 }
 
-fn number_frame(value: Value) -> Vec<u8> {
+fn number_frame(value: Number) -> Vec<u8> {
     let mut frame = Vec::new();
-    message::encode_number(&mut frame, &value);
+    request::encode_number(&mut frame, &value);
     frame
 }
 
 /// Handles `frame` and encodes every reply into `out`, as the event loop does.
 fn handle(server: &mut Server, conn: minmax_core::ConnId, frame: &[u8], out: &mut Vec<u8>) {
-    server.handle_input(Timestamp::ZERO, conn, frame);
-    while let Some(effect) = server.poll_effect() {
+    for effect in server.handle_input(Timestamp::ZERO, conn, frame) {
         if let Effect::Reply { response, .. } = effect {
             response.encode(out);
         }
@@ -67,18 +67,19 @@ fn handle(server: &mut Server, conn: minmax_core::ConnId, frame: &[u8], out: &mu
 #[test]
 fn a_plain_i64_number_allocates_nothing() {
     let mut server = Server::new(Config::default());
-    let conn = server.handle_connect(Timestamp::ZERO);
+    let (conn, connected) = server.handle_connect(Timestamp::ZERO, Transport::Plain);
+    assert_eq!(connected.count(), 0);
     let mut out = Vec::with_capacity(4096);
     let mut start = Vec::new();
-    message::encode_start(&mut start, "alloc", None);
+    request::encode_start(&mut start, "alloc", None);
     handle(&mut server, conn, &start, &mut out);
     // Warm up: the effect queue and the session's range get their memory here.
-    let warm = number_frame(Value::Plain(Int::from(1)));
+    let warm = number_frame(Number::Plain(Int::from(1)));
     handle(&mut server, conn, &warm, &mut out);
 
     let frames: Vec<Vec<u8>> = [-5, 0, 7, i64::MIN, i64::MAX, 123_456_789]
         .into_iter()
-        .map(|n| number_frame(Value::Plain(Int::from(n))))
+        .map(|n| number_frame(Number::Plain(Int::from(n))))
         .collect();
     // A numeric string with an escape-free body takes the borrowed path too.
     let string_frame = {
@@ -99,13 +100,14 @@ fn a_plain_i64_number_allocates_nothing() {
 #[test]
 fn the_counter_sees_allocations_where_they_happen() {
     let mut server = Server::new(Config::default());
-    let conn = server.handle_connect(Timestamp::ZERO);
+    let (conn, connected) = server.handle_connect(Timestamp::ZERO, Transport::Plain);
+    assert_eq!(connected.count(), 0);
     let mut out = Vec::with_capacity(4096);
     let mut start = Vec::new();
-    message::encode_start(&mut start, "control", None);
+    request::encode_start(&mut start, "control", None);
     // START allocates: the client id is stored.
     assert!(allocations_during(|| handle(&mut server, conn, &start, &mut out)) > 0);
     // A number beyond i64 keeps its digits on the heap.
-    let big = number_frame(Value::Plain(Int::parse("123456789012345678901234567890").expect("integer")));
+    let big = number_frame(Number::Plain(Int::parse("123456789012345678901234567890").expect("integer")));
     assert!(allocations_during(|| handle(&mut server, conn, &big, &mut out)) > 0);
 }

@@ -13,7 +13,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use minmax_core::Timestamp;
 use minmax_core::message::ErrorCode;
-use minmax_core::{CloseReason, Config, ConnId, Effect, Server, SessionEnd};
+use minmax_core::{CloseReason, Config, ConnId, Effect, Server, SessionEnd, Transport};
 use num_bigint::BigInt;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -29,6 +29,12 @@ const FRAME_SECS: u64 = 10;
 #[derive(Debug, Clone)]
 enum Action {
     Connect,
+    /// A TLS connection (§8) whose handshake presents a client certificate for
+    /// `identity` (or none), or stalls and never finishes.
+    ConnectTls {
+        identity: Option<&'static str>,
+        stalled: bool,
+    },
     /// Send a message whole (after the rest of a split one, if any).
     Send {
         conn: usize,
@@ -171,8 +177,10 @@ fn msg() -> impl Strategy<Value = Msg> {
 
 fn action() -> impl Strategy<Value = Action> {
     let conn = 0usize..4;
+    let identity = prop_oneof![Just(None), prop::sample::select(&VALID_IDS[..]).prop_map(Some)];
     prop_oneof![
         2 => Just(Action::Connect),
+        1 => (identity, prop::bool::weighted(0.2)).prop_map(|(identity, stalled)| Action::ConnectTls { identity, stalled }),
         20 => (conn.clone(), msg()).prop_map(|(conn, msg)| Action::Send { conn, msg }),
         4 => (conn.clone(), msg(), 1usize..40).prop_map(|(conn, msg, cut)| Action::SendHead { conn, msg, cut }),
         4 => (conn.clone(), 1usize..8).prop_map(|(conn, count)| Action::SendMore { conn, count }),
@@ -202,6 +210,10 @@ struct ModelSession {
 
 struct ModelConn {
     session: Option<ModelSession>,
+    /// The identity of the connection's client certificate: the only id it may START.
+    identity: Option<String>,
+    /// When its TLS handshake began, while it has not finished.
+    handshaking_since: Option<u64>,
     /// Bytes of a split frame still to send.
     pending: Vec<u8>,
     last_request: u64,
@@ -345,10 +357,16 @@ impl Model {
                     KeyChoice::Key { len, byte } => Ok(Some(vec![*byte; *len])),
                     KeyChoice::Invalid(_) => Err(()),
                 };
+                let foreign = match (id, &conn.identity) {
+                    (IdChoice::Valid(id), Some(identity)) => id != identity,
+                    _ => false,
+                };
                 if conn.session.is_some() {
                     error_reply(op, ErrorCode::SessionAlreadyStarted)
                 } else if !matches!(id, IdChoice::Valid(_)) {
                     error_reply(op, ErrorCode::InvalidClientId)
+                } else if foreign {
+                    error_reply(op, ErrorCode::ClientNotAuthorized)
                 } else if key_bytes.is_err() {
                     error_reply(op, ErrorCode::InvalidKey)
                 } else if require_cipher && matches!(key_bytes, Ok(None)) {
@@ -519,8 +537,20 @@ impl Harness {
         Timestamp::ZERO + Duration::from_secs(self.model.now)
     }
 
-    /// The index of an open connection, chosen by `pick`.
+    /// The index of an open connection that may send frames, chosen by `pick`.
     fn open_conn(&self, pick: usize) -> Option<usize> {
+        let open: Vec<usize> = self
+            .model
+            .conns
+            .iter()
+            .filter(|(_, conn)| conn.handshaking_since.is_none())
+            .map(|(index, _)| *index)
+            .collect();
+        (!open.is_empty()).then(|| open[pick % open.len()])
+    }
+
+    /// The index of any open connection, chosen by `pick`.
+    fn any_conn(&self, pick: usize) -> Option<usize> {
         let open: Vec<usize> = self.model.conns.keys().copied().collect();
         (!open.is_empty()).then(|| open[pick % open.len()])
     }
@@ -528,19 +558,33 @@ impl Harness {
     /// Runs one action on both sides; returns (expected, actual) effects by connection index.
     fn step(&mut self, action: &Action) -> (Observed, Observed) {
         let mut expected: Observed = Vec::new();
+        let mut effects: Vec<Effect> = Vec::new();
         let now = self.now();
         match action {
-            Action::Connect => {
+            Action::Connect | Action::ConnectTls { .. } => {
                 let index = self.next_index;
                 self.next_index += 1;
-                let id = self.server.handle_connect(now);
+                let transport =
+                    if matches!(action, Action::Connect) { Transport::Plain } else { Transport::Tls };
+                let (id, connected) = self.server.handle_connect(now, transport);
+                effects.extend(connected);
                 self.ids.insert(index, id);
+                let (identity, handshaking_since) = match action {
+                    Action::ConnectTls { identity, stalled: false } => {
+                        self.server.handle_handshake(now, id, identity.map(Into::into));
+                        (identity.map(str::to_string), None)
+                    }
+                    Action::ConnectTls { stalled: true, .. } => (None, Some(self.model.now)),
+                    _ => (None, None),
+                };
                 if self.model.conns.len() >= MAX_CONNECTIONS {
                     expected.push((index, Seen::Reply(error_reply("null", ErrorCode::ServerBusy))));
                     expected.push((index, Seen::Close("Busy".into())));
                 } else {
                     let conn = ModelConn {
                         session: None,
+                        identity,
+                        handshaking_since,
                         pending: Vec::new(),
                         last_request: self.model.now,
                         partial_since: None,
@@ -576,14 +620,14 @@ impl Harness {
                     self.model.conns.get_mut(&index).expect("open").partial_since = None;
                 }
                 expected.extend(seen.into_iter().map(|s| (index, s)));
-                self.server.handle_input(now, self.ids[&index], &input);
+                effects.extend(self.server.handle_input(now, self.ids[&index], &input));
             }
             Action::SendMore { conn, count } => {
                 let Some(index) = self.open_conn(*conn) else { return (expected, Vec::new()) };
                 let pending = &mut self.model.conns.get_mut(&index).expect("open").pending;
                 let count = (*count).min(pending.len().saturating_sub(1));
                 let input: Vec<u8> = pending.drain(..count).collect();
-                self.server.handle_input(now, self.ids[&index], &input);
+                effects.extend(self.server.handle_input(now, self.ids[&index], &input));
             }
             Action::SendTooLong { conn } => {
                 let Some(index) = self.open_conn(*conn) else { return (expected, Vec::new()) };
@@ -600,15 +644,15 @@ impl Harness {
                 self.model.close(index, "FrameTooLong", Some("FrameTooLong"), &mut closing);
                 seen.extend(closing);
                 expected.extend(seen.into_iter().map(|s| (index, s)));
-                self.server.handle_input(now, self.ids[&index], &input);
+                effects.extend(self.server.handle_input(now, self.ids[&index], &input));
             }
             Action::Disconnect { conn } => {
-                let Some(index) = self.open_conn(*conn) else { return (expected, Vec::new()) };
+                let Some(index) = self.any_conn(*conn) else { return (expected, Vec::new()) };
                 let mut seen = Vec::new();
                 self.model.close(index, "Disconnected", None, &mut seen);
                 self.pending_msgs.remove(&index);
                 expected.extend(seen.into_iter().map(|s| (index, s)));
-                self.server.handle_disconnect(self.ids[&index]);
+                effects.extend(self.server.handle_disconnect(self.ids[&index]));
             }
             Action::Advance { secs } => {
                 self.model.now += secs;
@@ -616,28 +660,30 @@ impl Harness {
                 let indexes: Vec<usize> = self.model.conns.keys().copied().collect();
                 for index in indexes {
                     let conn = &self.model.conns[&index];
+                    let handshake_expired =
+                        conn.handshaking_since.is_some_and(|since| now_secs >= since + FRAME_SECS);
                     let frame_expired =
                         conn.partial_since.is_some_and(|since| now_secs >= since + FRAME_SECS);
-                    let idle_expired = now_secs >= conn.last_request + IDLE_SECS;
+                    let idle_expired =
+                        conn.handshaking_since.is_none() && now_secs >= conn.last_request + IDLE_SECS;
                     let mut seen = Vec::new();
-                    if frame_expired {
+                    if handshake_expired {
+                        self.model.close(index, "HandshakeTimeout", Some("HandshakeTimeout"), &mut seen);
+                    } else if frame_expired {
                         self.model.close(index, "FrameTimeout", Some("FrameTimeout"), &mut seen);
                     } else if idle_expired {
                         self.model.close(index, "IdleTimeout", Some("IdleTimeout"), &mut seen);
                     }
-                    if frame_expired || idle_expired {
+                    if handshake_expired || frame_expired || idle_expired {
                         self.pending_msgs.remove(&index);
                     }
                     expected.extend(seen.into_iter().map(|s| (index, s)));
                 }
-                self.server.handle_timeout(self.now());
+                effects.extend(self.server.handle_timeout(self.now()));
             }
         }
         let by_id: BTreeMap<ConnId, usize> = self.ids.iter().map(|(index, id)| (*id, *index)).collect();
-        let actual = std::iter::from_fn(|| self.server.poll_effect())
-            .map(observe)
-            .map(|(id, seen)| (by_id[&id], seen))
-            .collect();
+        let actual = effects.into_iter().map(observe).map(|(id, seen)| (by_id[&id], seen)).collect();
         (expected, actual)
     }
 }

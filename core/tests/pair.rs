@@ -8,6 +8,7 @@ use minmax_core::Timestamp;
 use minmax_core::client::Wants;
 use minmax_core::{
     Client, ClientAction, ClientConfig, ClientEvent, Config, Decoded, Decoder, Effect, Exit, Server,
+    Transport,
 };
 use num_bigint::BigInt;
 use proptest::prelude::*;
@@ -53,7 +54,8 @@ fn run_pair(
 ) -> Outcome {
     let now = Timestamp::ZERO;
     let mut server = Server::new(Config::default());
-    let conn = server.handle_connect(now);
+    let (conn, connected) = server.handle_connect(now, Transport::Plain);
+    assert_eq!(connected.count(), 0);
     let mut client = Client::new(ClientConfig {
         client_id: "pair".into(),
         key,
@@ -102,8 +104,7 @@ fn run_pair(
         }
         // One chunk each way.
         if let Some(chunk) = up.take_chunk() {
-            server.handle_input(now, conn, &chunk);
-            while let Some(effect) = server.poll_effect() {
+            for effect in server.handle_input(now, conn, &chunk) {
                 match effect {
                     Effect::Reply { response, .. } => {
                         let mut bytes = Vec::new();

@@ -8,11 +8,12 @@
 use arbitrary::{Arbitrary, Unstructured};
 use minmax_core::Timestamp;
 use minmax_core::client::Wants;
-use minmax_core::message::{self, Value};
 use minmax_core::{
     Cipher, Client, ClientAction, ClientConfig, ClientEvent, Config, ConnId, Decoded, Decoder, Effect, Int,
-    Server,
+    Number, Server, Transport,
 };
+use minmax_core::{pyjson, reply, request};
+use serde_json::value::RawValue;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,9 +51,9 @@ pub fn decode(data: &[u8]) {
 fn check_frame(frame: &[u8]) {
     let cipher = Cipher::from_key(&[7; 16]).expect("a 16-byte key");
     // The NUMBER shortcut must agree with the general parser on everything it takes.
-    if let Some(number) = message::canonical_number(frame) {
+    if let Some(number) = request::canonical_number(frame) {
         let mut general = None;
-        message::for_each_member(
+        pyjson::for_each_member(
             std::str::from_utf8(frame).expect("the shortcut takes ASCII only"),
             |key, value| {
                 assert!(key == r#""op""# || key == r#""number""#, "{key}");
@@ -64,13 +65,13 @@ fn check_frame(frame: &[u8]) {
         .expect("the shortcut takes JSON objects only");
         assert_eq!(general, Some(number));
     }
-    match message::parse_request(frame) {
+    match request::parse_request(frame) {
         Ok(request) => {
             assert!(std::str::from_utf8(frame).is_ok(), "a request was accepted from invalid UTF-8");
-            let _ = message::parse_client_id(request.client_id);
-            let _ = message::parse_cipher(request.cipher);
+            let _ = request::parse_client_id(request.client_id);
+            let _ = request::parse_cipher(request.cipher);
             for key in [None, Some(&cipher)] {
-                if let Ok(number) = message::parse_number(request.number, key) {
+                if let Ok(number) = request::parse_number(request.number, key) {
                     // Exact: the number's text reads back as the same number.
                     assert_eq!(Int::parse(&number.to_string()), Ok(number));
                 }
@@ -79,22 +80,55 @@ fn check_frame(frame: &[u8]) {
         Err(reply) => {
             let mut out = Vec::new();
             reply.encode(&mut out);
-            let body: serde_json::Value = serde_json::from_slice(&out[4..]).expect("every reply is JSON");
-            assert!(body["op"].is_null() || body["op"].is_string());
+            let body = reply_members(&out[4..]);
+            assert!(body["op"] == "null" || body["op"].starts_with('"'), "{body:?}");
             // Differential: what serde_json reads as an object with a string "op" is
             // never an invalid message (only, perhaps, an unknown operation).
             if let Ok(serde_json::Value::Object(object)) = serde_json::from_slice::<serde_json::Value>(frame)
                 && object.get("op").is_some_and(serde_json::Value::is_string)
             {
-                assert_eq!(reply.error_code(), Some(minmax_core::ErrorCode::UnknownOperation), "{body}");
+                assert_eq!(reply.error_code(), Some(minmax_core::ErrorCode::UnknownOperation), "{body:?}");
             }
         }
     }
-    if let Some(reply) = message::parse_reply(frame) {
+    if let Some(reply) = reply::parse_reply(frame) {
         for raw in [reply.min, reply.max].into_iter().flatten() {
-            let _ = message::parse_reply_value(raw, Some(&cipher));
+            let _ = reply::parse_reply_value(raw, Some(&cipher));
         }
     }
+}
+
+/// A reply is a JSON object with `op` and `status` (see [`reply_members`]), and a
+/// plain STOP's min and max are exact integers (§5), whatever their size.
+pub fn check_reply(response: &minmax_core::Response) {
+    let mut out = Vec::new();
+    response.encode(&mut out);
+    let body = reply_members(&out[4..]);
+    for key in ["min", "max"] {
+        if let Some(raw) = body.get(key).filter(|raw| !raw.starts_with('"')) {
+            assert!(Int::parse(raw).is_ok(), "{key} is not an exact integer: {raw}");
+        }
+    }
+}
+
+/// The members of a reply body, each value as its raw JSON text; panics unless the
+/// body is a JSON object with an `op` that is null or a string, a boolean `status`,
+/// and an `error` exactly when the status is false.
+///
+/// Raw, never through `serde_json::Value`: a STOP reply's min and max are exact
+/// integers of up to 4 300 digits (§5), beyond what an f64 holds, and a parser that
+/// rounds them through one calls them out of range (the fuzzer found this).
+fn reply_members(body: &[u8]) -> BTreeMap<String, String> {
+    let members: BTreeMap<String, Box<RawValue>> = serde_json::from_slice(body).unwrap_or_else(|error| {
+        panic!("a reply is a JSON object ({error}): {}", String::from_utf8_lossy(body))
+    });
+    let members: BTreeMap<String, String> =
+        members.into_iter().map(|(key, value)| (key, value.get().to_string())).collect();
+    assert!(members.get("op").is_some_and(|op| op == "null" || op.starts_with('"')), "{members:?}");
+    let status = members.get("status").map(String::as_str);
+    assert!(matches!(status, Some("true" | "false")), "{members:?}");
+    assert_eq!(status == Some("false"), members.contains_key("error"), "{members:?}");
+    members
 }
 
 #[derive(Arbitrary, Debug)]
@@ -105,6 +139,12 @@ enum Action {
     Raw(u8, Vec<u8>),
     Send(u8, Msg),
     Split(u8, Msg, u8),
+    /// A TLS connection (§8) whose client certificate names one of `IDS` (or none),
+    /// or whose handshake never finishes.
+    ConnectTls {
+        identity: Option<u8>,
+        stalled: bool,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -156,6 +196,7 @@ pub fn server_ops(data: &[u8]) {
     };
     let mut server = Server::new(config);
     let mut now = start;
+    let mut effects: Vec<Effect> = Vec::new();
     let mut conns: Vec<ConnId> = Vec::new();
     let mut closed: BTreeSet<ConnId> = BTreeSet::new();
     // The key of the last START sent on each connection, for encrypted numbers.
@@ -166,21 +207,37 @@ pub fn server_ops(data: &[u8]) {
             (!conns.is_empty()).then(|| conns[usize::from(index) % conns.len()])
         };
         match action {
-            Action::Connect => conns.push(server.handle_connect(now)),
+            Action::Connect => {
+                let (conn, connected) = server.handle_connect(now, Transport::Plain);
+                effects.extend(connected);
+                conns.push(conn);
+            }
+            Action::ConnectTls { identity, stalled } => {
+                let (conn, connected) = server.handle_connect(now, Transport::Tls);
+                effects.extend(connected);
+                if !stalled {
+                    server.handle_handshake(
+                        now,
+                        conn,
+                        identity.map(|id| Arc::from(IDS[usize::from(id) % IDS.len()])),
+                    );
+                    conns.push(conn);
+                }
+            }
             Action::Disconnect(index) => {
                 if let Some(conn) = pick(&conns, index) {
-                    server.handle_disconnect(conn);
+                    effects.extend(server.handle_disconnect(conn));
                     conns.retain(|&c| c != conn);
                     closed.insert(conn);
                 }
             }
             Action::Advance(seconds) => {
                 now += Duration::from_secs(u64::from(seconds));
-                server.handle_timeout(now);
+                effects.extend(server.handle_timeout(now));
             }
             Action::Raw(index, bytes) => {
                 if let Some(conn) = pick(&conns, index) {
-                    server.handle_input(now, conn, &bytes);
+                    effects.extend(server.handle_input(now, conn, &bytes));
                 }
             }
             Action::Send(index, msg) | Action::Split(index, msg, _) if pick(&conns, index).is_none() => {
@@ -189,18 +246,18 @@ pub fn server_ops(data: &[u8]) {
             Action::Send(index, msg) => {
                 let conn = pick(&conns, index).expect("checked above");
                 let bytes = render(&msg, conn, &mut keys);
-                server.handle_input(now, conn, &bytes);
+                effects.extend(server.handle_input(now, conn, &bytes));
             }
             Action::Split(index, msg, cut) => {
                 let conn = pick(&conns, index).expect("checked above");
                 let bytes = render(&msg, conn, &mut keys);
                 let (head, tail) = bytes.split_at(usize::from(cut).min(bytes.len()));
-                server.handle_input(now, conn, head);
+                effects.extend(server.handle_input(now, conn, head));
                 now += Duration::from_secs(1);
-                server.handle_input(now, conn, tail);
+                effects.extend(server.handle_input(now, conn, tail));
             }
         }
-        while let Some(effect) = server.poll_effect() {
+        for effect in effects.drain(..) {
             match effect {
                 Effect::Started { conn, client_id } => {
                     assert!(!closed.contains(&conn));
@@ -215,12 +272,7 @@ pub fn server_ops(data: &[u8]) {
                 }
                 Effect::Reply { conn, response } => {
                     assert!(!closed.contains(&conn), "a reply on a closed connection");
-                    let mut out = Vec::new();
-                    response.encode(&mut out);
-                    let body: serde_json::Value =
-                        serde_json::from_slice(&out[4..]).expect("replies are JSON");
-                    assert!(body["status"].is_boolean() && body.get("op").is_some(), "{body}");
-                    assert_eq!(body["status"] == false, body.get("error").is_some(), "{body}");
+                    check_reply(&response);
                 }
                 Effect::Close { conn, .. } => {
                     assert!(!sessions.contains_key(&conn), "a closed connection kept its session");
@@ -253,16 +305,16 @@ fn render(msg: &Msg, conn: ConnId, keys: &mut BTreeMap<ConnId, Vec<u8>>) -> Vec<
                 }
                 KeyChoice::Text(text) => Some(text.clone()),
             };
-            message::encode_start(&mut frame, id, key_text.as_deref());
+            request::encode_start(&mut frame, id, key_text.as_deref());
         }
         Msg::Number(number) => {
             let value = match number {
-                NumberChoice::Small(n) => Value::Plain(Int::from(*n)),
+                NumberChoice::Small(n) => Number::Plain(Int::from(*n)),
                 NumberChoice::Digits { negative, digits } => {
                     let text: String = digits.iter().map(|d| char::from(b'0' + d % 10)).collect();
                     match Int::parse(&format!("{}{text}", if *negative { "-" } else { "" })) {
-                        Ok(int) => Value::Plain(int),
-                        Err(_) => Value::Plain(Int::ZERO),
+                        Ok(int) => Number::Plain(int),
+                        Err(_) => Number::Plain(Int::ZERO),
                     }
                 }
                 NumberChoice::Text(text) => {
@@ -276,8 +328,8 @@ fn render(msg: &Msg, conn: ConnId, keys: &mut BTreeMap<ConnId, Vec<u8>>) -> Vec<
                 NumberChoice::Encrypted(n) => {
                     let key = keys.get(&conn).cloned().unwrap_or_else(|| vec![1; 16]);
                     match Cipher::from_key(&key).ok().and_then(|cipher| cipher.encrypt(*n).ok()) {
-                        Some(encrypted) => Value::Encrypted(encrypted),
-                        None => Value::Plain(Int::from(*n)),
+                        Some(encrypted) => Number::Encrypted(encrypted),
+                        None => Number::Plain(Int::from(*n)),
                     }
                 }
                 NumberChoice::Float(whole, fraction) => {
@@ -289,10 +341,10 @@ fn render(msg: &Msg, conn: ConnId, keys: &mut BTreeMap<ConnId, Vec<u8>>) -> Vec<
                     return frame;
                 }
             };
-            message::encode_number(&mut frame, &value);
+            request::encode_number(&mut frame, &value);
         }
-        Msg::Stop => message::encode_bare(&mut frame, minmax_core::Op::Stop),
-        Msg::Quit => message::encode_bare(&mut frame, minmax_core::Op::Quit),
+        Msg::Stop => request::encode_bare(&mut frame, minmax_core::Op::Stop),
+        Msg::Quit => request::encode_bare(&mut frame, minmax_core::Op::Quit),
         Msg::Unknown(op) => minmax_core::codec::encode_frame(&mut frame, |out| {
             out.extend_from_slice(br#"{"op": "#);
             minmax_core::pyjson::write_str(out, op);
