@@ -57,3 +57,30 @@ fn decode_reaches_the_parsers() {
     }
     properties::decode(&data);
 }
+
+/// The `server_ops` input the fuzzer stopped on (issue 10): a STOP reply whose min and
+/// max have hundreds of digits, which the property took for invalid JSON because it
+/// parsed replies through f64. It stays in the fuzz corpus too.
+#[test]
+fn fuzz_finding_51da5054_stays_fixed() {
+    let data = include_bytes!("data/server_ops-crash-51da5054");
+    properties::server_ops(data);
+}
+
+/// What that finding was, made deterministic: the property's reply check on a STOP
+/// whose min and max are beyond what an f64 holds (the input file no longer decodes to
+/// the same actions since `server_ops` learnt TLS connections).
+#[test]
+fn stop_replies_beyond_f64_pass_the_reply_check() {
+    use minmax_core::{Int, Number, Response};
+    let huge = Int::parse(&"9".repeat(400)).expect("integer");
+    let tiny = Int::parse(&format!("-{}", "9".repeat(4300))).expect("integer");
+    let reply = Response::Stopped { min: Number::Plain(tiny), max: Number::Plain(huge) };
+    let mut body = Vec::new();
+    reply.write_json(&mut body);
+    assert!(
+        serde_json::from_slice::<serde_json::Value>(&body).is_err(),
+        "the check must not go through serde_json::Value, which calls these numbers out of range"
+    );
+    properties::check_reply(&reply);
+}
