@@ -1,65 +1,69 @@
-//! One connection's socket, output buffer and poller interest.
+//! One connection's socket, output and poller interest.
 //!
-//! Replies are encoded into `out` in request order. A successful STOP's reply must
-//! not leave before its report row is durable (PROTOCOL §6), and no reply may overtake
-//! it, so each such reply puts a *hold* at its offset: bytes before the first hold
-//! may be sent, bytes after it wait until the writer reports its row durable.
+//! Replies leave in request order. A successful STOP's reply must not leave before
+//! its report row is durable (PROTOCOL §6), and no reply may overtake it: from a
+//! STOP whose row is pending, replies wait in `held`, as the `Response` values core
+//! decided, and are encoded for sending once the rows ahead of them are durable. If
+//! the report fails, the held replies are dropped and core is asked what to send
+//! instead (`Server::handle_record_failed`).
 
+use crate::registered::Registered;
 use minmax_core::{ConnId, Response};
-use polling::{Event, PollMode, Poller};
+use polling::{Event, PollMode};
 use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-
-/// Output past which a connection is not read until its peer reads some replies
-/// (backpressure). Reading stops *at* the mark, so the buffer exceeds it by at most
-/// the replies to one read.
-pub(crate) const HIGH_WATER: usize = 256 * 1024;
 
 /// An emptied output buffer larger than this is released, so that one burst does
 /// not keep memory on a connection that then idles.
 const RETAINED_OUTPUT: usize = 16 * 1024;
 
-/// A STOP reply waiting for its row.
-#[derive(Debug, Clone, Copy)]
-struct Hold {
-    /// The row's sequence number at the writer.
-    seq: u64,
-    /// Where the STOP reply starts in `out`.
-    at: usize,
+/// What a reply waiting in `held` is assumed to take, for the output budget: the
+/// `Response` value and its share of the queue. Held replies are rare (they queue
+/// behind a pipelined STOP for the length of one sync).
+const HELD_REPLY_BYTES: usize = 64;
+
+/// A reply that waits for a row to be durable.
+#[derive(Debug)]
+struct Held {
+    /// For a STOP reply, the sequence number of its row at the report writer.
+    row: Option<u64>,
+    response: Response,
 }
 
 /// A client connection.
 #[derive(Debug)]
 pub(crate) struct Conn {
     pub(crate) id: ConnId,
-    pub(crate) stream: TcpStream,
+    pub(crate) socket: Registered<TcpStream>,
     pub(crate) peer: SocketAddr,
+    /// Encoded replies, free to leave.
     out: Vec<u8>,
     /// Bytes of `out` already written to the socket.
     sent: usize,
-    /// Bytes of `out` that may be written: up to the first hold.
-    releasable: usize,
-    holds: VecDeque<Hold>,
+    /// Replies from the first STOP whose row is not durable yet, in order.
+    held: VecDeque<Held>,
+    /// The row the next reply (a STOP's) waits for, set by its `Record` effect.
+    next_waits_for: Option<u64>,
     /// The interest the poller has for this socket: (readable, writable).
-    registered: (bool, bool),
+    interest: (bool, bool),
     /// No more input will be read; close once every reply has left.
     pub(crate) closing: bool,
-    /// Invalid frames received, for logging the first one loudly and the rest quietly.
+    /// Invalid frames received, to log the first one loudly and the rest quietly.
     pub(crate) bad_frames: u32,
 }
 
 impl Conn {
-    pub(crate) fn new(id: ConnId, stream: TcpStream, peer: SocketAddr) -> Conn {
+    pub(crate) fn new(id: ConnId, socket: Registered<TcpStream>, peer: SocketAddr) -> Conn {
         Conn {
             id,
-            stream,
+            socket,
             peer,
             out: Vec::new(),
             sent: 0,
-            releasable: 0,
-            holds: VecDeque::new(),
-            registered: (true, false),
+            held: VecDeque::new(),
+            next_waits_for: None,
+            interest: (true, false),
             closing: false,
             bad_frames: 0,
         }
@@ -70,42 +74,47 @@ impl Conn {
         key_of(self.id)
     }
 
-    /// Appends a reply; it may leave at once unless a STOP before it is held.
-    pub(crate) fn push_reply(&mut self, response: &Response) {
-        response.encode(&mut self.out);
-        if self.holds.is_empty() {
-            self.releasable = self.out.len();
+    /// The next reply is a STOP's, and must wait until row `seq` is durable.
+    pub(crate) fn hold_next_for(&mut self, seq: u64) {
+        self.next_waits_for = Some(seq);
+    }
+
+    /// Queues a reply behind those already queued.
+    pub(crate) fn push_reply(&mut self, response: Response) {
+        let row = self.next_waits_for.take();
+        if row.is_none() && self.held.is_empty() {
+            response.encode(&mut self.out);
+        } else {
+            self.held.push_back(Held { row, response });
         }
     }
 
-    /// Holds the next reply (a STOP's) until row `seq` is durable.
-    pub(crate) fn hold(&mut self, seq: u64) {
-        self.holds.push_back(Hold { seq, at: self.out.len() });
-    }
-
-    /// Releases the replies whose rows are durable up to `durable`.
+    /// Lets the held replies go whose rows, and the rows before them, are durable
+    /// up to `durable`.
     pub(crate) fn release(&mut self, durable: u64) {
-        while self.holds.front().is_some_and(|hold| hold.seq <= durable) {
-            self.holds.pop_front();
+        while let Some(front) = self.held.front() {
+            if front.row.is_some_and(|row| row > durable) {
+                break;
+            }
+            if let Some(held) = self.held.pop_front() {
+                held.response.encode(&mut self.out);
+            }
         }
-        self.releasable = self.holds.front().map_or(self.out.len(), |hold| hold.at);
     }
 
-    /// The report failed: the first STOP still held is answered with the server error of §6, and
-    /// whatever was queued behind it is dropped, since the connection closes (§6).
-    pub(crate) fn fail_held_stop(&mut self) {
-        if let Some(hold) = self.holds.front() {
-            self.out.truncate(hold.at);
-            Response::stop_not_durable().encode(&mut self.out);
-        }
-        self.holds.clear();
-        self.releasable = self.out.len();
+    /// The report failed: drops every held reply. True if a STOP among them was
+    /// waiting for a row, so that core must say what to answer instead.
+    pub(crate) fn drop_held(&mut self) -> bool {
+        let stop_waited = self.held.iter().any(|held| held.row.is_some());
+        self.held.clear();
+        self.next_waits_for = None;
+        stop_waited
     }
 
     /// Writes what may be written, until the socket would block.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
-        self.sent +=
-            crate::nonblocking::write_until_blocked(&mut self.stream, &self.out[self.sent..self.releasable])?;
+        let mut socket = self.socket.get();
+        self.sent += crate::nonblocking::write_until_blocked(&mut socket, &self.out[self.sent..])?;
         self.compact();
         Ok(())
     }
@@ -125,53 +134,36 @@ impl Conn {
         } else {
             return;
         }
-        self.releasable -= self.sent;
-        for hold in &mut self.holds {
-            hold.at -= self.sent;
-        }
         self.sent = 0;
     }
 
-    /// Bytes queued and not yet written, held ones included.
+    /// Memory taken by replies not yet written, held ones included (those as an
+    /// estimate): what counts against the per-connection mark and the server's
+    /// output budget.
     pub(crate) fn pending_output(&self) -> usize {
-        self.out.len() - self.sent
-    }
-
-    pub(crate) fn wants_read(&self) -> bool {
-        !self.closing && self.pending_output() < HIGH_WATER
+        self.out.len() - self.sent + self.held.len() * HELD_REPLY_BYTES
     }
 
     pub(crate) fn wants_write(&self) -> bool {
-        self.sent < self.releasable
+        self.sent < self.out.len()
     }
 
     /// Closing, and nothing left to send or to wait for.
     pub(crate) fn finished(&self) -> bool {
-        self.closing && self.pending_output() == 0 && self.holds.is_empty()
+        self.closing && self.pending_output() == 0
     }
 
     /// Tells the poller what this connection now waits for, if that changed.
     /// Level-triggered, so interest changes only when the state does, not after
-    /// every event as oneshot mode would need.
-    pub(crate) fn rearm(&mut self, poller: &Poller) -> io::Result<()> {
-        let wanted = (self.wants_read(), self.wants_write());
-        if !self.closing && wanted.0 != self.registered.0 {
-            let pending = self.pending_output();
-            if wanted.0 {
-                tracing::debug!(peer = %self.peer, conn = %self.id, pending, "backpressure over: reading resumed");
-            } else {
-                tracing::debug!(peer = %self.peer, conn = %self.id, pending, "backpressure: the peer does not read its replies; reading paused");
-            }
+    /// every event as oneshot mode would need. Returns the readable interest before.
+    pub(crate) fn rearm(&mut self, readable: bool) -> io::Result<bool> {
+        let wanted = (readable && !self.closing, self.wants_write());
+        let before = self.interest.0;
+        if wanted != self.interest {
+            self.socket.modify(Event::new(self.key(), wanted.0, wanted.1), PollMode::Level)?;
+            self.interest = wanted;
         }
-        if wanted != self.registered {
-            poller.modify_with_mode(
-                &self.stream,
-                Event::new(self.key(), wanted.0, wanted.1),
-                PollMode::Level,
-            )?;
-            self.registered = wanted;
-        }
-        Ok(())
+        Ok(before)
     }
 }
 

@@ -1,24 +1,34 @@
-//! The server's event loop: one thread, one `polling::Poller`, level-triggered.
+//! The server's event loop: one thread, one `polling::Poller`, level-triggered,
+//! driving one `minmax_core::Server` for every connection.
 //!
 //! Each pass:
-//! 1. **wait** for readiness, the next protocol deadline, a signal, or the report
-//!    writer's wake-up;
-//! 2. **read**: accept every pending connection; read each ready connection once and
-//!    feed the bytes to the protocol machine (`minmax_core::Server`);
-//! 3. **apply** the machine's effects: replies go into each connection's output
-//!    buffer, report rows are queued, STOP replies are held behind their rows;
+//! 1. **wait** for readiness, the next protocol deadline, a rate-limited log line
+//!    falling due, a signal, or the report writer's wake-up;
+//! 2. **read**: accept every pending connection; read each ready connection once,
+//!    no more than its share of the output budget allows, and hand the bytes to the
+//!    protocol machine;
+//! 3. **carry out** the effects each call returns, in order: replies go into each
+//!    connection's output, report rows are queued, STOP replies are held behind
+//!    their rows;
 //! 4. **commit** the pass's rows to the writer thread (one hand-over per pass);
 //! 5. **release** the replies whose rows the writer has made durable;
 //! 6. **send** what may be sent, and re-arm each touched connection's interest from
-//!    its state: readable unless closing or over the high-water mark, writable only
-//!    while output is releasable.
+//!    its state: readable unless closing or over its share of the budget, writable
+//!    only while output is waiting.
 //!
-//! The loop never waits on the disk: fsync happens on the writer thread.
+//! The loop never waits on the disk (fsync happens on the writer thread) nor on
+//! standard error (logging drops lines rather than block).
 
 use crate::conn::{Conn, key_of};
-use crate::report_file::{ReportError, ReportFile, ReportWriter};
-use minmax_core::server::{ConnIdHasher, Effect};
-use minmax_core::{Config, ErrorCode, SessionEnd, Timestamp};
+use crate::metrics::Metrics;
+use crate::rate_limit::RateLimited;
+use crate::registered::Registered;
+use crate::report::{ReportError, ReportFailure, ReportFile, ReportWriter};
+use minmax_core::report::Inspection;
+use minmax_core::server::ConnIdHasher;
+use minmax_core::{
+    CloseReason, Config, Effect, Effects, ErrorCode, Int, Response, Server, Timestamp, Transport,
+};
 use polling::{Event, Events, PollMode, Poller};
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
@@ -32,9 +42,31 @@ use tracing::{debug, error, info, warn};
 
 const LISTENER_KEY: usize = usize::MAX - 1;
 const SHUTDOWN_KEY: usize = usize::MAX - 2;
+const RELOAD_KEY: usize = usize::MAX - 3;
 
-/// Bytes read from a socket at a time; shared by every connection.
+/// Bytes read from a socket at a time, at most; shared by every connection.
 const READ_BUFFER: usize = 64 * 1024;
+
+/// Reply bytes waiting on one connection past which it is not read (backpressure):
+/// a peer that does not read its replies holds at most this much of the server's
+/// memory.
+pub const CONNECTION_OUTPUT_MARK: usize = 64 * 1024;
+
+/// The default of [`Settings::output_budget`] (§7).
+pub const DEFAULT_OUTPUT_BUDGET: usize = 64 << 20;
+
+/// How many reply bytes one input byte can make at most: the smallest frame, 4 bytes
+/// of prefix and an empty payload, is answered with the 68 bytes of `Mensagem
+/// inválida`. A read is sized so that its replies fit in the room left.
+const AMPLIFICATION: usize = 20;
+
+/// The largest reply that does not follow from the size of its request: a STOP's,
+/// whose min and max may each have 4 300 digits.
+const LARGEST_REPLY: usize = 9 * 1024;
+
+/// Reads smaller than this are not worth a system call: the connection waits
+/// instead, until its peer (or, for the budget, any peer) reads some replies.
+const MIN_READ: usize = 256;
 
 /// How long accepting pauses when the process is out of descriptors.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
@@ -45,6 +77,9 @@ const DISCARD_LIMIT: usize = 256 * 1024;
 /// How long a shutdown waits for clients to take their last replies.
 const DRAIN_TIME: Duration = Duration::from_secs(5);
 
+/// A huge number in a log line is shortened to this many leading digits.
+const LOGGED_DIGITS: usize = 24;
+
 /// What the server needs to start.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -54,6 +89,9 @@ pub struct Settings {
     pub report: PathBuf,
     /// The protocol's limits and policy.
     pub protocol: Config,
+    /// The most reply bytes that may wait for slow readers, summed over every
+    /// connection (§7); past it, connections are not read until their peers read.
+    pub output_budget: usize,
 }
 
 /// Why the server could not start.
@@ -96,13 +134,20 @@ impl std::fmt::Display for StartError {
     }
 }
 
-impl std::error::Error for StartError {}
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Bind { source, .. } | StartError::System(source) => Some(source),
+            StartError::Report(error) => Some(error),
+        }
+    }
+}
 
 /// Why a running server stopped other than by a clean shutdown.
 #[derive(Debug)]
 pub enum RunError {
     /// Writing or syncing the report failed: the server failed stop (§6).
-    Report(String),
+    Report(ReportFailure),
     /// The poller failed.
     System(io::Error),
 }
@@ -110,13 +155,20 @@ pub enum RunError {
 impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            RunError::Report(failure) => f.write_str(failure),
+            RunError::Report(failure) => failure.fmt(f),
             RunError::System(error) => write!(f, "the event loop failed: {error}"),
         }
     }
 }
 
-impl std::error::Error for RunError {}
+impl std::error::Error for RunError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Report(failure) => Some(failure),
+            RunError::System(error) => Some(error),
+        }
+    }
+}
 
 impl From<io::Error> for RunError {
     fn from(error: io::Error) -> RunError {
@@ -124,15 +176,31 @@ impl From<io::Error> for RunError {
     }
 }
 
+/// The pipes the program's signal handlers write to: one byte asks for a clean
+/// shutdown (SIGINT, SIGTERM), one for a reload (SIGHUP, §6).
+#[derive(Debug)]
+pub struct Signals {
+    /// Readable when a shutdown is asked for.
+    pub shutdown: UnixStream,
+    /// Readable when the report's path must be checked again.
+    pub reload: UnixStream,
+}
+
 type Conns = HashMap<usize, Conn, BuildHasherDefault<ConnIdHasher>>;
 
 /// A bound server, ready to run.
 pub struct EventLoop {
+    machine: Server,
+    io: Io,
+}
+
+/// Everything the loop owns but the protocol machine, so that the effects a call
+/// into the machine returns can be carried out while they borrow it.
+struct Io {
     poller: Arc<Poller>,
-    listener: Option<TcpListener>,
+    listener: Option<Registered<TcpListener>>,
     local_addr: SocketAddr,
-    shutdown: Option<UnixStream>,
-    machine: minmax_core::Server,
+    signals: Option<(Registered<UnixStream>, Registered<UnixStream>)>,
     conns: Conns,
     writer: ReportWriter,
     /// Held STOP replies by row sequence number (increasing), with their connection.
@@ -141,106 +209,124 @@ pub struct EventLoop {
     touched: Vec<usize>,
     read_buffer: Box<[u8]>,
     accept_paused_until: Option<Timestamp>,
+    budget: Budget,
+    logs: LogLimits,
+    metrics: Metrics,
     /// The origin of the clock readings the protocol machine gets.
     origin: Instant,
     /// Called at the end of every pass, before the loop waits again.
     after_pass: Option<Box<dyn FnMut()>>,
 }
 
+/// The output budget (§7): reply bytes waiting over every connection.
+struct Budget {
+    limit: usize,
+    used: usize,
+    /// Connections not read because the budget, not their own output, is full.
+    paused: Vec<usize>,
+}
+
+/// The log lines of lasting conditions, each at most about once a second (§7).
+#[derive(Default)]
+struct LogLimits {
+    no_descriptors: RateLimited,
+    busy: RateLimited,
+    invalid_frames: RateLimited,
+    refused: [RateLimited; ErrorCode::ALL.len()],
+}
+
 impl EventLoop {
     /// Binds the listening socket and opens the report (repairing it if needed, §6).
-    pub fn bind(settings: &Settings) -> Result<EventLoop, StartError> {
+    pub fn bind(settings: &Settings, metrics: Metrics) -> Result<EventLoop, StartError> {
         // Bound first: a bad address or a port in use must not leave a report behind.
         let listener =
             listen(settings.bind).map_err(|source| StartError::Bind { addr: settings.bind, source })?;
-        let report = ReportFile::open(&settings.report).map_err(StartError::Report)?;
-        log_inspection(&report);
+        let (report, inspection) = ReportFile::open(&settings.report).map_err(StartError::Report)?;
+        log_inspection(&report, &inspection);
         let local_addr = listener.local_addr().map_err(StartError::System)?;
         let poller = Arc::new(Poller::new().map_err(StartError::System)?);
-        // SAFETY: the listener is deleted from the poller before it is dropped, in
-        // `stop_accepting` or in `Drop for EventLoop`, the only places it is dropped.
-        #[allow(unsafe_code)]
-        unsafe {
-            poller
-                .add_with_mode(&listener, Event::readable(LISTENER_KEY), PollMode::Level)
-                .map_err(StartError::System)?;
-        }
-        let writer = ReportWriter::start(report, Arc::clone(&poller)).map_err(StartError::System)?;
-        Ok(EventLoop {
+        let listener = Registered::new(&poller, listener, Event::readable(LISTENER_KEY), PollMode::Level)
+            .map_err(StartError::System)?;
+        let writer =
+            ReportWriter::start(report, Arc::clone(&poller), metrics.clone()).map_err(StartError::System)?;
+        let io = Io {
             poller,
             listener: Some(listener),
             local_addr,
-            shutdown: None,
-            machine: minmax_core::Server::new(settings.protocol.clone()),
+            signals: None,
             conns: Conns::default(),
             writer,
             waiting: VecDeque::new(),
             touched: Vec::new(),
             read_buffer: vec![0; READ_BUFFER].into_boxed_slice(),
             accept_paused_until: None,
+            budget: Budget { limit: settings.output_budget, used: 0, paused: Vec::new() },
+            logs: LogLimits::default(),
+            metrics,
             origin: Instant::now(),
             after_pass: None,
-        })
+        };
+        Ok(EventLoop { machine: Server::new(settings.protocol.clone()), io })
     }
 
-    /// The monotonic clock, read as the protocol machine takes it.
-    fn clock(&self) -> Timestamp {
-        Timestamp::from_duration(self.origin.elapsed())
-    }
-
-    /// Calls `hook` at the end of every pass of the loop, before it waits again: the
-    /// moment to flush what the pass buffered (the program's log lines).
+    /// Calls `hook` at the end of every pass of the loop, before it waits again.
     pub fn after_each_pass(&mut self, hook: impl FnMut() + 'static) {
-        self.after_pass = Some(Box::new(hook));
+        self.io.after_pass = Some(Box::new(hook));
     }
 
     /// The address the server listens on, with the real port.
     pub fn local_addr(&self) -> SocketAddr {
-        self.local_addr
+        self.io.local_addr
     }
 
-    /// Serves until a byte arrives on `shutdown` (a signal handler writes one), then
-    /// shuts down cleanly: stops accepting, makes every queued row durable, sends the
-    /// last replies, closes every connection and discards active sessions.
-    pub fn run(mut self, shutdown: UnixStream) -> Result<(), RunError> {
-        shutdown.set_nonblocking(true)?;
-        // SAFETY: `shutdown` is kept in `self.shutdown` and deleted from the poller
-        // in `Drop for EventLoop` before it is dropped.
-        #[allow(unsafe_code)]
-        unsafe {
-            self.poller.add_with_mode(&shutdown, Event::readable(SHUTDOWN_KEY), PollMode::Level)?;
-        }
-        self.shutdown = Some(shutdown);
+    /// Serves until a byte arrives on the shutdown pipe (a signal handler writes
+    /// one), then shuts down cleanly: stops accepting, makes every queued row
+    /// durable, sends the last replies, closes every connection and discards active
+    /// sessions. A byte on the reload pipe makes the report's path be checked again.
+    pub fn run(mut self, signals: Signals) -> Result<(), RunError> {
+        let poller = &self.io.poller;
+        signals.shutdown.set_nonblocking(true)?;
+        signals.reload.set_nonblocking(true)?;
+        let shutdown =
+            Registered::new(poller, signals.shutdown, Event::readable(SHUTDOWN_KEY), PollMode::Level)?;
+        let reload = Registered::new(poller, signals.reload, Event::readable(RELOAD_KEY), PollMode::Level)?;
+        self.io.signals = Some((shutdown, reload));
         let mut events = Events::new();
         loop {
             let deadline =
-                [self.machine.poll_timeout(), self.accept_paused_until].into_iter().flatten().min();
-            let timeout = deadline.map(|deadline| deadline.saturating_duration_since(self.clock()));
+                [self.machine.poll_timeout(), self.io.accept_paused_until, self.io.logs.deadline()]
+                    .into_iter()
+                    .flatten()
+                    .min();
+            let timeout = deadline.map(|deadline| deadline.saturating_duration_since(self.io.clock()));
             events.clear();
-            self.poller.wait(&mut events, timeout)?;
-            let now = self.clock();
+            self.io.poller.wait(&mut events, timeout)?;
+            let now = self.io.clock();
             let mut stop = false;
             for event in events.iter() {
                 match event.key {
                     LISTENER_KEY => self.accept(now),
-                    SHUTDOWN_KEY => stop = self.signalled(),
+                    SHUTDOWN_KEY => stop |= self.io.drain_signal(SHUTDOWN_KEY),
+                    RELOAD_KEY => {
+                        if self.io.drain_signal(RELOAD_KEY) {
+                            self.io.writer.recheck();
+                        }
+                    }
                     key => self.on_conn_event(now, key, event),
                 }
             }
-            if self.accept_paused_until.is_some_and(|until| until <= now) {
-                self.resume_accepting();
+            if self.io.accept_paused_until.is_some_and(|until| until <= now) {
+                self.io.resume_accepting();
             }
-            self.machine.handle_timeout(now);
-            self.apply_effects();
-            if let Some(failure) = self.writer.failure() {
-                return self.fail_stop(failure);
+            self.io.carry_out(now, self.machine.handle_timeout(now));
+            self.io.logs.flush_overdue(now);
+            if self.io.writer.has_failed() {
+                return self.fail_stop();
             }
-            self.writer.commit();
-            self.release_durable();
+            self.io.writer.commit();
+            self.io.release_durable();
             self.send_touched()?;
-            if let Some(hook) = &mut self.after_pass {
-                hook();
-            }
+            self.io.end_pass();
             if stop {
                 return self.shut_down();
             }
@@ -248,40 +334,43 @@ impl EventLoop {
     }
 
     fn accept(&mut self, now: Timestamp) {
+        let EventLoop { machine, io } = self;
         loop {
-            let Some(listener) = &self.listener else {
+            let Some(listener) = &io.listener else {
                 return;
             };
-            match listener.accept() {
+            match listener.get().accept() {
                 Ok((stream, peer)) => {
+                    io.metrics.connections_accepted.inc();
                     if let Err(error) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)) {
                         warn!(%peer, %error, "dropping a new connection: cannot configure its socket");
                         continue;
                     }
-                    let id = self.machine.handle_connect(now);
-                    let conn = Conn::new(id, stream, peer);
-                    // SAFETY: every registered connection lives in `self.conns`, and
-                    // leaves it only through `drop_conn` or `Drop for EventLoop`, which
-                    // delete it from the poller first.
-                    #[allow(unsafe_code)]
-                    let added = unsafe {
-                        self.poller.add_with_mode(&conn.stream, Event::readable(conn.key()), PollMode::Level)
+                    let (id, effects) = machine.handle_connect(now, Transport::Plain);
+                    let socket =
+                        Registered::new(&io.poller, stream, Event::readable(key_of(id)), PollMode::Level);
+                    let socket = match socket {
+                        Ok(socket) => socket,
+                        Err(error) => {
+                            // Nobody can be answered on a socket that cannot be watched.
+                            drop(effects);
+                            warn!(%peer, %error, "dropping a new connection: cannot watch its socket");
+                            io.carry_out(now, machine.handle_disconnect(id));
+                            continue;
+                        }
                     };
-                    if let Err(error) = added {
-                        warn!(%peer, %error, "dropping a new connection: cannot watch its socket");
-                        self.machine.handle_disconnect(id);
-                        continue;
-                    }
                     debug!(%peer, conn = %id, "connection accepted");
-                    self.touched.push(conn.key());
-                    self.conns.insert(conn.key(), conn);
-                    self.apply_effects();
+                    io.touched.push(key_of(id));
+                    io.conns.insert(key_of(id), Conn::new(id, socket, peer));
+                    io.carry_out(now, effects);
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
                 Err(error) if is_resource_exhaustion(&error) => {
-                    warn!(%error, connections = self.conns.len(), "cannot accept more connections; pausing accepts for 100 ms");
-                    self.pause_accepting(now);
+                    if let Some(suppressed) = io.logs.no_descriptors.hit(now.since_origin()) {
+                        warn!(%error, connections = io.conns.len(), suppressed, "cannot accept more connections; pausing accepts for 100 ms");
+                    }
+                    io.pause_accepting(now);
                     break;
                 }
                 // A connection that died in the backlog: ignore it.
@@ -290,129 +379,266 @@ impl EventLoop {
         }
     }
 
-    fn pause_accepting(&mut self, now: Timestamp) {
-        if let Some(listener) = &self.listener {
-            let _ = self.poller.modify_with_mode(listener, Event::none(LISTENER_KEY), PollMode::Level);
-            self.accept_paused_until = Some(now + ACCEPT_PAUSE);
-        }
-    }
-
-    fn resume_accepting(&mut self) {
-        self.accept_paused_until = None;
-        if let Some(listener) = &self.listener {
-            let _ = self.poller.modify_with_mode(listener, Event::readable(LISTENER_KEY), PollMode::Level);
-        }
-    }
-
-    fn stop_accepting(&mut self) {
-        if let Some(listener) = self.listener.take() {
-            let _ = self.poller.delete(&listener);
-        }
-    }
-
-    /// Drains the signal pipe; true when a shutdown was asked for.
-    fn signalled(&mut self) -> bool {
-        let Some(pipe) = &mut self.shutdown else {
-            return false;
-        };
-        let mut bytes = [0u8; 64];
-        let mut asked = false;
-        loop {
-            match pipe.read(&mut bytes) {
-                Ok(0) => return asked,
-                Ok(_) => asked = true,
-                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return asked,
-            }
-        }
-    }
-
     fn on_conn_event(&mut self, now: Timestamp, key: usize, event: Event) {
-        let EventLoop { conns, machine, read_buffer, touched, .. } = self;
-        let Some(conn) = conns.get_mut(&key) else {
+        let EventLoop { machine, io } = self;
+        let Some(conn) = io.conns.get_mut(&key) else {
             return;
         };
-        touched.push(key);
+        io.touched.push(key);
         if conn.closing {
             // Level-triggered epoll reports a hang-up or error whatever the
             // interest, so a closing connection the peer is gone from is dropped now
             // rather than reported on every pass.
             if event.is_interrupt() || event.is_err() == Some(true) {
                 debug!(peer = %conn.peer, conn = %conn.id, "peer gone while closing");
-                self.drop_conn(key);
+                io.drop_conn(key);
             }
             return;
         }
         if !event.readable {
             return;
         }
-        match conn.stream.read(read_buffer) {
+        let allowance = io.budget.read_allowance(conn.pending_output());
+        if allowance == 0 {
+            // Re-armed without read interest at the end of the pass.
+            return;
+        }
+        let (id, peer) = (conn.id, conn.peer);
+        let mut buffer = std::mem::take(&mut io.read_buffer);
+        let read = conn.socket.get().read(&mut buffer[..allowance]);
+        match read {
             Ok(0) => {
-                debug!(peer = %conn.peer, conn = %conn.id, "peer closed the connection");
+                debug!(%peer, conn = %id, "peer closed the connection");
                 conn.closing = true;
-                machine.handle_disconnect(conn.id);
+                io.carry_out(now, machine.handle_disconnect(id));
             }
-            Ok(count) => machine.handle_input(now, conn.id, &read_buffer[..count]),
+            Ok(count) => io.carry_out(now, machine.handle_input(now, id, &buffer[..count])),
             Err(error) if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
             Err(error) => {
-                warn!(peer = %conn.peer, conn = %conn.id, %error, "connection dropped: reading failed");
-                let id = conn.id;
-                machine.handle_disconnect(id);
-                self.drop_conn(key);
+                warn!(%peer, conn = %id, %error, "connection dropped: reading failed");
+                io.carry_out(now, machine.handle_disconnect(id));
+                io.drop_conn(key);
             }
         }
-        self.apply_effects();
+        io.read_buffer = buffer;
     }
 
-    fn apply_effects(&mut self) {
-        while let Some(effect) = self.machine.poll_effect() {
+    /// Writes what each touched connection may send, closes the finished ones and
+    /// re-arms the others; then gives paused connections their turn if the budget
+    /// has room again.
+    fn send_touched(&mut self) -> io::Result<()> {
+        let EventLoop { machine, io } = self;
+        let now = io.clock();
+        if !io.budget.paused.is_empty() && io.budget.has_room() {
+            let paused = std::mem::take(&mut io.budget.paused);
+            io.touched.extend(paused);
+        }
+        io.touched.sort_unstable();
+        io.touched.dedup();
+        let touched = std::mem::take(&mut io.touched);
+        for &key in &touched {
+            let Some(conn) = io.conns.get_mut(&key) else {
+                continue;
+            };
+            let before = conn.pending_output();
+            let flushed = conn.flush();
+            io.budget.used -= before - conn.pending_output();
+            if let Err(error) = flushed {
+                warn!(peer = %conn.peer, conn = %conn.id, %error, "connection dropped: writing failed");
+                let id = conn.id;
+                io.carry_out(now, machine.handle_disconnect(id));
+                io.drop_conn(key);
+                continue;
+            }
+            if conn.finished() {
+                io.drop_conn(key);
+                continue;
+            }
+            let pending = conn.pending_output();
+            let readable = io.budget.read_allowance(pending) > 0;
+            let was_readable = conn.rearm(readable)?;
+            if !readable && !conn.closing {
+                if Budget::own_allowance(pending) > 0 {
+                    io.budget.paused.push(key);
+                }
+                if was_readable {
+                    debug!(peer = %conn.peer, conn = %conn.id, pending, "backpressure: replies are not being read; reading paused");
+                }
+            } else if readable && !was_readable {
+                debug!(peer = %conn.peer, conn = %conn.id, pending, "backpressure over: reading resumed");
+            }
+        }
+        io.touched = touched;
+        io.touched.clear();
+        Ok(())
+    }
+
+    /// SIGINT or SIGTERM: the clean shutdown of §7.
+    fn shut_down(mut self) -> Result<(), RunError> {
+        info!(
+            connections = self.io.conns.len(),
+            "shutting down: no new connections; making queued rows durable"
+        );
+        self.io.stop_accepting();
+        let now = self.io.clock();
+        self.io.carry_out(now, self.machine.handle_shutdown());
+        for conn in self.io.conns.values_mut() {
+            conn.closing = true;
+        }
+        self.io.writer.commit();
+        if let Err(failure) = self.io.writer.finish() {
+            return self.fail_stop_with(failure);
+        }
+        self.io.release_durable();
+        self.drain();
+        info!("shut down cleanly");
+        Ok(())
+    }
+
+    /// The report failed (§6): see [`EventLoop::fail_stop_with`].
+    fn fail_stop(mut self) -> Result<(), RunError> {
+        match self.io.writer.finish() {
+            Err(failure) => self.fail_stop_with(failure),
+            // `has_failed` said otherwise; nothing is lost by stopping cleanly.
+            Ok(()) => self.shut_down(),
+        }
+    }
+
+    /// Every STOP waiting on the report is answered as core decides (`Erro do
+    /// servidor`), every connection closes, and the server stops.
+    fn fail_stop_with(mut self, failure: ReportFailure) -> Result<(), RunError> {
+        error!(
+            "{failure}; failing stop: waiting STOPs are answered {}, every connection is closed",
+            ErrorCode::ServerError
+        );
+        // Rows made durable before the failure keep their successful replies.
+        self.io.release_durable();
+        self.io.stop_accepting();
+        let now = self.io.clock();
+        let keys: Vec<usize> = self.io.conns.keys().copied().collect();
+        for key in keys {
+            let Some(conn) = self.io.conns.get_mut(&key) else {
+                continue;
+            };
+            let before = conn.pending_output();
+            let stop_waited = conn.drop_held();
+            self.io.budget.used -= before - conn.pending_output();
+            let id = conn.id;
+            conn.closing = true;
+            if stop_waited {
+                self.io.carry_out(now, self.machine.handle_record_failed(id));
+            }
+        }
+        self.io.carry_out(now, self.machine.handle_shutdown());
+        self.drain();
+        Err(RunError::Report(failure))
+    }
+
+    /// Sends the last replies for up to `DRAIN_TIME`, then closes everything.
+    fn drain(&mut self) {
+        let deadline = Instant::now() + DRAIN_TIME;
+        let mut events = Events::new();
+        loop {
+            let keys: Vec<usize> = self.io.conns.keys().copied().collect();
+            self.io.touched.extend(keys);
+            if self.send_touched().is_err() || self.io.conns.is_empty() {
+                break;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                warn!(
+                    connections = self.io.conns.len(),
+                    "closing connections whose peers did not take their last replies"
+                );
+                break;
+            }
+            events.clear();
+            if self.io.poller.wait(&mut events, Some(left)).is_err() {
+                break;
+            }
+            for event in events.iter() {
+                if event.key < RELOAD_KEY {
+                    let now = self.io.clock();
+                    self.on_conn_event(now, event.key, event);
+                }
+            }
+        }
+        let keys: Vec<usize> = self.io.conns.keys().copied().collect();
+        for key in keys {
+            self.io.drop_conn(key);
+        }
+    }
+}
+
+impl Io {
+    /// The monotonic clock, read as the protocol machine takes it.
+    fn clock(&self) -> Timestamp {
+        Timestamp::from_duration(self.origin.elapsed())
+    }
+
+    /// Carries out the effects of one call into the protocol machine, in order.
+    fn carry_out(&mut self, now: Timestamp, effects: Effects<'_>) {
+        for effect in effects {
             match effect {
                 Effect::Started { conn, client_id } => {
+                    self.metrics.sessions_started.inc();
                     if let Some(target) = self.conns.get(&key_of(conn)) {
-                        debug!(%client_id, peer = %target.peer, conn = %conn, "session started");
+                        debug!(client_id = &*client_id, peer = %target.peer, conn = %conn, "session started");
                     }
                 }
                 Effect::Reply { conn, response } => {
+                    self.metrics.count_reply(&response);
                     let Some(target) = self.conns.get_mut(&key_of(conn)) else {
                         continue;
                     };
-                    if response.error_code() == Some(ErrorCode::InvalidMessage) {
-                        target.bad_frames += 1;
-                        if target.bad_frames == 1 {
-                            warn!(peer = %target.peer, conn = %conn, "invalid frame (answered {}); later ones on this connection are logged at debug level", ErrorCode::InvalidMessage);
-                        } else {
-                            debug!(peer = %target.peer, conn = %conn, count = target.bad_frames, "invalid frame");
-                        }
+                    if let Some(code) = response.error_code() {
+                        log_refusal(&mut self.logs, now, target, &response, code);
                     }
-                    target.push_reply(&response);
+                    let before = target.pending_output();
+                    target.push_reply(response);
+                    self.budget.used += target.pending_output() - before;
                     self.touched.push(key_of(conn));
                 }
                 Effect::Record { conn, row } => {
-                    info!(client_id = %row.client_id, count = row.count, min = %row.min, max = %row.max, conn = %conn, "session stopped; recording");
+                    info!(
+                        client_id = &*row.client_id,
+                        count = row.count,
+                        min = %Shortened(&row.min),
+                        max = %Shortened(&row.max),
+                        conn = %conn,
+                        "session stopped; recording"
+                    );
+                    self.metrics.count_session_end(None);
                     let seq = self.writer.queue(row);
                     if let Some(target) = self.conns.get_mut(&key_of(conn)) {
-                        target.hold(seq);
+                        target.hold_next_for(seq);
                         self.waiting.push_back((seq, key_of(conn)));
                     }
                 }
                 Effect::Ended { conn, session } => {
-                    let how = match session.how {
-                        SessionEnd::Quit => "the client quit".to_string(),
-                        SessionEnd::StoppedEmpty => {
-                            format!("STOP without any number ({})", ErrorCode::InsufficientData)
-                        }
-                        SessionEnd::Disconnected => "the client disconnected".to_string(),
-                        SessionEnd::Closed(reason) => format!("the server closed the connection: {reason}"),
-                        SessionEnd::Shutdown => "the server is shutting down".to_string(),
-                    };
-                    info!(client_id = %session.client_id, count = session.count, conn = %conn, "session discarded, nothing recorded: {how}");
+                    self.metrics.count_session_end(Some(session.how));
+                    info!(
+                        client_id = &*session.client_id,
+                        count = session.count,
+                        conn = %conn,
+                        "session discarded, nothing recorded: {}",
+                        session.how
+                    );
                 }
                 Effect::Close { conn, reason } => {
-                    if let Some(target) = self.conns.get_mut(&key_of(conn)) {
+                    let Some(target) = self.conns.get_mut(&key_of(conn)) else {
+                        continue;
+                    };
+                    if reason == CloseReason::Busy {
+                        self.metrics.connections_refused.inc();
+                        if let Some(suppressed) = self.logs.busy.hit(now.since_origin()) {
+                            warn!(peer = %target.peer, conn = %conn, suppressed, "refusing a connection: over --max-connections ({})", ErrorCode::ServerBusy);
+                        }
+                    } else {
                         warn!(peer = %target.peer, conn = %conn, "closing the connection: {reason}");
-                        target.closing = true;
-                        self.touched.push(key_of(conn));
                     }
+                    target.closing = true;
+                    self.touched.push(key_of(conn));
                 }
             }
         }
@@ -426,145 +652,184 @@ impl EventLoop {
             }
             self.waiting.pop_front();
             if let Some(conn) = self.conns.get_mut(&key) {
+                let before = conn.pending_output();
                 conn.release(durable);
+                self.budget.used = self.budget.used + conn.pending_output() - before;
                 self.touched.push(key);
             }
         }
     }
 
-    /// Writes what each touched connection may send, closes the finished ones and
-    /// re-arms the others.
-    fn send_touched(&mut self) -> io::Result<()> {
-        self.touched.sort_unstable();
-        self.touched.dedup();
-        let touched = std::mem::take(&mut self.touched);
-        for &key in &touched {
-            let Some(conn) = self.conns.get_mut(&key) else {
-                continue;
-            };
-            if let Err(error) = conn.flush() {
-                warn!(peer = %conn.peer, conn = %conn.id, %error, "connection dropped: writing failed");
-                let id = conn.id;
-                self.machine.handle_disconnect(id);
-                self.drop_conn(key);
-                continue;
-            }
-            if conn.finished() {
-                self.drop_conn(key);
-                continue;
-            }
-            conn.rearm(&self.poller)?;
-        }
-        self.touched = touched;
-        self.touched.clear();
-        // Disconnects above may have ended sessions: log them now.
-        self.apply_effects();
-        Ok(())
-    }
-
     fn drop_conn(&mut self, key: usize) {
-        if let Some(mut conn) = self.conns.remove(&key) {
-            let _ = self.poller.delete(&conn.stream);
-            if conn.closing {
-                // The server is the one closing: what the peer sent after its last
-                // answered request would turn the close into a reset.
-                crate::nonblocking::discard_pending_input(
-                    &mut conn.stream,
-                    &mut self.read_buffer,
-                    DISCARD_LIMIT,
-                );
-            }
-            debug!(peer = %conn.peer, conn = %conn.id, "connection closed");
+        let Some(conn) = self.conns.remove(&key) else {
+            return;
+        };
+        self.budget.used -= conn.pending_output();
+        if conn.closing {
+            // The server is the one closing: what the peer sent after its last
+            // answered request would turn the close into a reset.
+            crate::nonblocking::discard_pending_input(
+                &mut conn.socket.get(),
+                &mut self.read_buffer,
+                DISCARD_LIMIT,
+            );
+        }
+        debug!(peer = %conn.peer, conn = %conn.id, "connection closed");
+    }
+
+    fn pause_accepting(&mut self, now: Timestamp) {
+        if let Some(listener) = &self.listener {
+            let _ = listener.modify(Event::none(LISTENER_KEY), PollMode::Level);
+            self.accept_paused_until = Some(now + ACCEPT_PAUSE);
         }
     }
 
-    /// SIGINT or SIGTERM: the clean shutdown of §7.
-    fn shut_down(mut self) -> Result<(), RunError> {
-        info!(
-            connections = self.conns.len(),
-            "shutting down: no new connections; making queued rows durable"
-        );
-        self.stop_accepting();
-        self.machine.handle_shutdown();
-        for conn in self.conns.values_mut() {
-            conn.closing = true;
+    fn resume_accepting(&mut self) {
+        self.accept_paused_until = None;
+        if let Some(listener) = &self.listener {
+            let _ = listener.modify(Event::readable(LISTENER_KEY), PollMode::Level);
         }
-        self.apply_effects();
-        self.writer.commit();
-        if let Err(failure) = self.writer.finish() {
-            return self.fail_stop(failure);
-        }
-        self.release_durable();
-        self.drain();
-        let (rows, syncs) = self.writer.sync_stats();
-        info!(rows, syncs, "shut down cleanly; the report took {rows} rows in {syncs} syncs");
-        Ok(())
     }
 
-    /// The report failed (§6): every STOP waiting on it is answered `Erro do
-    /// servidor`, every connection closes, and the server stops.
-    fn fail_stop(mut self, failure: String) -> Result<(), RunError> {
-        error!(
-            "{failure}; failing stop: waiting STOPs are answered {}, every connection is closed",
-            ErrorCode::ServerError
-        );
-        // Rows made durable before the failure keep their successful replies.
-        self.release_durable();
-        self.stop_accepting();
-        self.machine.handle_shutdown();
-        for conn in self.conns.values_mut() {
-            conn.fail_held_stop();
-            conn.closing = true;
-        }
-        self.apply_effects();
-        self.drain();
-        Err(RunError::Report(failure))
+    fn stop_accepting(&mut self) {
+        self.listener = None;
     }
 
-    /// Sends the last replies for up to `DRAIN_TIME`, then closes everything.
-    fn drain(&mut self) {
-        let deadline = Instant::now() + DRAIN_TIME;
-        let mut events = Events::new();
+    /// Empties a signal pipe; true when something was in it.
+    fn drain_signal(&mut self, key: usize) -> bool {
+        let Some((shutdown, reload)) = &self.signals else {
+            return false;
+        };
+        let pipe = if key == SHUTDOWN_KEY { shutdown } else { reload };
+        let mut bytes = [0u8; 64];
+        let mut asked = false;
         loop {
-            self.touched.extend(self.conns.keys().copied());
-            if self.send_touched().is_err() || self.conns.is_empty() {
-                break;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                warn!(
-                    connections = self.conns.len(),
-                    "closing connections whose peers did not take their last replies"
-                );
-                break;
-            }
-            events.clear();
-            if self.poller.wait(&mut events, Some(left)).is_err() {
-                break;
-            }
-            for event in events.iter() {
-                if event.key != LISTENER_KEY && event.key != SHUTDOWN_KEY {
-                    self.on_conn_event(self.clock(), event.key, event);
-                }
+            match pipe.get().read(&mut bytes) {
+                Ok(0) => return asked,
+                Ok(_) => asked = true,
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return asked,
             }
         }
-        let keys: Vec<usize> = self.conns.keys().copied().collect();
-        for key in keys {
-            self.drop_conn(key);
+    }
+
+    /// The end of a pass: gauges, and the program's hook (its log lines).
+    fn end_pass(&mut self) {
+        self.metrics.connections_open.set(self.conns.len() as i64);
+        self.metrics.output_held_bytes.set(self.budget.used as i64);
+        if let Some(hook) = &mut self.after_pass {
+            hook();
         }
     }
 }
 
-impl Drop for EventLoop {
-    fn drop(&mut self) {
-        // Every source must leave the poller before it is dropped (polling's contract).
-        for conn in self.conns.values() {
-            let _ = self.poller.delete(&conn.stream);
+impl Budget {
+    /// How many bytes a connection whose replies take `pending` bytes may read now:
+    /// what keeps both its own output under [`CONNECTION_OUTPUT_MARK`] and the sum
+    /// under the budget, whatever it sent. Zero: do not read it.
+    fn read_allowance(&self, pending: usize) -> usize {
+        let own = Budget::own_allowance(pending);
+        let shared = self.limit.saturating_sub(self.used).saturating_sub(LARGEST_REPLY) / AMPLIFICATION;
+        let allowance = own.min(shared);
+        if allowance < MIN_READ { 0 } else { allowance }
+    }
+
+    /// The same, counting the connection's own mark only.
+    fn own_allowance(pending: usize) -> usize {
+        let room = CONNECTION_OUTPUT_MARK.saturating_sub(pending).saturating_sub(LARGEST_REPLY);
+        let allowance = (room / AMPLIFICATION).min(READ_BUFFER);
+        if allowance < MIN_READ { 0 } else { allowance }
+    }
+
+    /// Whether a connection with nothing pending could be read.
+    fn has_room(&self) -> bool {
+        self.read_allowance(0) > 0
+    }
+}
+
+impl LogLimits {
+    /// When the next summary line of a suppressed condition falls due.
+    fn deadline(&self) -> Option<Timestamp> {
+        [&self.no_descriptors, &self.busy, &self.invalid_frames]
+            .into_iter()
+            .chain(&self.refused)
+            .filter_map(RateLimited::deadline)
+            .min()
+            .map(Timestamp::from_duration)
+    }
+
+    /// Says how many lines each condition left out in the last second, once it
+    /// stopped happening (otherwise its next occurrence says so).
+    fn flush_overdue(&mut self, now: Timestamp) {
+        let now = now.since_origin();
+        if let Some(suppressed) = self.no_descriptors.overdue(now) {
+            warn!(suppressed, "still out of file descriptors: more accepts were paused");
         }
-        self.stop_accepting();
-        if let Some(pipe) = &self.shutdown {
-            let _ = self.poller.delete(pipe);
+        if let Some(suppressed) = self.busy.overdue(now) {
+            warn!(
+                suppressed,
+                "more connections were refused: over --max-connections ({})",
+                ErrorCode::ServerBusy
+            );
         }
+        if let Some(suppressed) = self.invalid_frames.overdue(now) {
+            warn!(suppressed, "more invalid frames were answered {}", ErrorCode::InvalidMessage);
+        }
+        for (code, limit) in ErrorCode::ALL.iter().zip(&mut self.refused) {
+            if let Some(suppressed) = limit.overdue(now) {
+                info!(error = code.message(), suppressed, "more requests were refused");
+            }
+        }
+    }
+}
+
+/// Logs a refused request: at info, since operators want to see refusals (a
+/// duplicate id, an unknown op), each error at most about once a second.
+fn log_refusal(logs: &mut LogLimits, now: Timestamp, conn: &mut Conn, response: &Response, code: ErrorCode) {
+    use minmax_core::message::OpEcho;
+    let now = now.since_origin();
+    if code == ErrorCode::InvalidMessage {
+        conn.bad_frames += 1;
+        // The first on a connection is worth a warning; a stream of them is one attack.
+        if conn.bad_frames == 1
+            && let Some(suppressed) = logs.invalid_frames.hit(now)
+        {
+            warn!(peer = %conn.peer, conn = %conn.id, suppressed, "invalid frame, answered {}; later ones on this connection are logged at debug level", code);
+        } else {
+            debug!(peer = %conn.peer, conn = %conn.id, count = conn.bad_frames, "invalid frame");
+        }
+        return;
+    }
+    if code == ErrorCode::ServerBusy {
+        return;
+    }
+    let op = match response {
+        Response::Error { op: OpEcho::Known(op), .. } => op.name().to_string(),
+        Response::Error { op: OpEcho::Unknown(literal), .. } => literal.to_string(),
+        _ => "null".to_string(),
+    };
+    if let Some(suppressed) = logs.refused[code as usize].hit(now) {
+        info!(peer = %conn.peer, conn = %conn.id, op = op.as_str(), error = code.message(), suppressed, "request refused: {}", code.explanation());
+    }
+}
+
+/// An integer as a log line shows it: whole up to [`LOGGED_DIGITS`] digits, else its
+/// first digits and how many there are (a 4 300-digit min would bury the log). The
+/// report and the wire always carry the whole number.
+struct Shortened<'a>(&'a Int);
+
+impl std::fmt::Display for Shortened<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.as_i64().is_some() {
+            return write!(f, "{}", self.0);
+        }
+        let text = self.0.to_string();
+        let digits = text.trim_start_matches('-');
+        if digits.len() <= LOGGED_DIGITS {
+            return f.write_str(&text);
+        }
+        let sign = if self.0.is_negative() { "-" } else { "" };
+        write!(f, "{sign}{}...({} digits)", &digits[..LOGGED_DIGITS], digits.len())
     }
 }
 
@@ -588,16 +853,43 @@ fn is_resource_exhaustion(error: &io::Error) -> bool {
     matches!(error.raw_os_error(), Some(code) if code == libc::EMFILE || code == libc::ENFILE || code == libc::ENOBUFS || code == libc::ENOMEM)
 }
 
-fn log_inspection(report: &ReportFile) {
-    use minmax_core::report::Inspection;
+fn log_inspection(report: &ReportFile, inspection: &Inspection) {
     let path = report.path().display();
-    match &report.inspection {
+    match inspection {
         Inspection::WriteHeader => info!(report = %path, "new report: header written"),
-        Inspection::Append => info!(report = %path, bytes = report.len, "appending to the existing report"),
+        Inspection::Append => {
+            info!(report = %path, bytes = report.durable_len(), "appending to the existing report")
+        }
         Inspection::CutTornTail { at } => warn!(
             report = %path,
             "the report's last line had no line end (a write cut short by a crash, never acknowledged to its client); cut it off at byte {at}"
         ),
         Inspection::WrongHeader { .. } | Inspection::TailTooLong => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_sized_to_the_room_left_for_their_replies() {
+        let budget = Budget { limit: DEFAULT_OUTPUT_BUDGET, used: 0, paused: Vec::new() };
+        let fresh = budget.read_allowance(0);
+        assert!(fresh >= MIN_READ && fresh * AMPLIFICATION + LARGEST_REPLY <= CONNECTION_OUTPUT_MARK);
+        assert_eq!(budget.read_allowance(CONNECTION_OUTPUT_MARK), 0, "a full connection is not read");
+        let full =
+            Budget { limit: DEFAULT_OUTPUT_BUDGET, used: DEFAULT_OUTPUT_BUDGET - 1000, paused: Vec::new() };
+        assert_eq!(full.read_allowance(0), 0, "nobody is read when the budget is spent");
+        assert!(!full.has_room());
+    }
+
+    #[test]
+    fn huge_numbers_are_shortened_in_logs_only() {
+        let huge = Int::parse(&format!("-{}", "7".repeat(4300))).expect("integer");
+        assert_eq!(Shortened(&huge).to_string(), format!("-{}...(4300 digits)", "7".repeat(LOGGED_DIGITS)));
+        assert_eq!(Shortened(&Int::from(-3)).to_string(), "-3");
+        let wide = Int::parse("123456789012345678901234").expect("integer");
+        assert_eq!(Shortened(&wide).to_string(), "123456789012345678901234");
     }
 }

@@ -1,154 +1,106 @@
-//! `report.csv` on disk (PROTOCOL §6): opening, checking and repairing it at start-up,
-//! and the writer thread that makes rows durable in batches (group commit).
+//! The report's writer thread: rows made durable in batches (group commit, §6).
 //!
-//! The event loop never touches the file. It hands rows to [`ReportWriter::submit`]
-//! tagged with increasing sequence numbers; the writer thread appends whatever has
-//! queued up, syncs once, publishes the last durable sequence number and wakes the
-//! loop. While it syncs, the next batch queues. A failed write or sync is final: the
-//! writer stops, records the cause, and wakes the loop, which fails stop.
+//! The event loop never touches the file. It queues rows with [`ReportWriter::queue`],
+//! each tagged with an increasing sequence number, and hands them over once per pass
+//! with [`ReportWriter::commit`]. The writer thread follows the report's path,
+//! appends whatever has queued up, syncs once, publishes the last durable sequence
+//! number and wakes the loop. While it syncs, the next batch queues.
+//!
+//! A failed write or sync is final (§6): the writer cuts the file back to its length
+//! after the last durable batch, records the failure, wakes the loop (which fails
+//! stop) and writes nothing more. It never retries an fsync whose failure may have
+//! dropped data.
 
-use minmax_core::ReportRow;
-use minmax_core::report::{self, HEAD_LEN, HEADER_LINE, Inspection, TAIL_LEN};
+use super::file::{Change, ReportError, ReportFile};
+use crate::metrics::Metrics;
+use minmax_core::report::Inspection;
+use minmax_core::{ReportRow, RowWriter};
 use polling::Poller;
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
+use std::io;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use tracing::{info, warn};
 
-/// Why the report cannot be used (exit code 5).
+/// The group-commit window: under load, a sync starts no sooner than this after the
+/// previous one started, so that the rows of more sessions share it.
+///
+/// On an appending file every sync commits the file system's journal: on the
+/// reference machine about 115 us of the syncing thread's CPU, more in the journal
+/// and interrupts, all taken from the one CPU the server is given. Measured there
+/// with 50 strict connections ending sessions with STOP: no window, 5 rows per sync
+/// and about 73 000 requests/s; 1 ms, 9 rows and 78 000; 2 ms, 17 rows and 88 000; 3
+/// and 5 ms, fewer requests again, as more clients sit waiting on their STOP. Under
+/// light load the previous sync is older than the window and nothing waits.
+pub const COMMIT_WINDOW: Duration = Duration::from_millis(2);
+
+/// A batch this large syncs at once, window or not. Waiting pays only while syncs
+/// cost more CPU than the requests they hold back: at a high rate of STOPs
+/// (pipelined clients, whose every reply waits behind their STOP's) this many rows
+/// gather in a fraction of the window, and waiting longer would only stall them.
+pub const COMMIT_BATCH: usize = 32;
+
+/// Why the report failed while the server ran: the server fails stop (§6, exit 5).
 #[derive(Debug)]
-pub enum ReportError {
-    /// The file could not be opened, read, locked, repaired or written.
-    Io {
-        /// The report's path.
-        path: PathBuf,
-        /// What was being done.
-        action: &'static str,
-        /// The system's error.
-        source: io::Error,
-    },
-    /// Another process holds the report (another minmax-server, most likely).
-    Locked {
-        /// The report's path.
-        path: PathBuf,
-    },
-    /// The file is not a report, or not one we can append to safely.
-    NotAReport {
-        /// The report's path.
-        path: PathBuf,
-        /// What is wrong with it.
-        problem: Inspection,
-    },
-}
-
-impl std::fmt::Display for ReportError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ReportError::Io { path, action, source } => {
-                write!(f, "cannot {action} the report {}: {source}", path.display())
-            }
-            ReportError::Locked { path } => write!(
-                f,
-                "the report {} is locked by another process (another minmax-server?); \
-                 two servers must not append to one report",
-                path.display()
-            ),
-            ReportError::NotAReport { path, problem } => write!(
-                f,
-                "{} is not a report this server can append to: {problem}; \
-                 the file was left untouched (move it away or choose another with --report)",
-                path.display()
-            ),
-        }
-    }
-}
-
-impl std::error::Error for ReportError {}
-
-/// The report, open, checked and locked for this process.
-#[derive(Debug)]
-pub struct ReportFile {
-    file: File,
-    path: PathBuf,
-    /// What start-up found, and did, for the log.
-    pub inspection: Inspection,
-    /// The size of the file once it was ready for appending.
-    pub len: u64,
-}
-
-impl ReportFile {
-    /// Opens `path`, creating it if needed, takes an exclusive lock on it, and checks
-    /// it (§6): writes the header of a new or half-created report, cuts a torn last
-    /// line, and refuses anything that is not a report without changing a byte.
-    pub fn open(path: &Path) -> Result<ReportFile, ReportError> {
-        let io_error = |action, source| ReportError::Io { path: path.to_path_buf(), action, source };
-        let file = OpenOptions::new()
-            .read(true)
-            .append(true)
-            .create(true)
-            .open(path)
-            .map_err(|e| io_error("open", e))?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(ReportError::Locked { path: path.to_path_buf() });
-            }
-            Err(std::fs::TryLockError::Error(e)) => return Err(io_error("lock", e)),
-        }
-        let metadata = file.metadata().map_err(|e| io_error("inspect", e))?;
-        if !metadata.is_file() {
-            let not_a_file = io::Error::new(io::ErrorKind::InvalidInput, "it is not a regular file");
-            return Err(io_error("use", not_a_file));
-        }
-        let len = metadata.len();
-        let head = read_at(&file, 0, len.min(HEAD_LEN as u64)).map_err(|e| io_error("read", e))?;
-        let tail_len = len.min(TAIL_LEN as u64);
-        let tail = read_at(&file, len - tail_len, tail_len).map_err(|e| io_error("read", e))?;
-        let inspection = report::inspect(len, &head, &tail);
-        let len = match &inspection {
-            Inspection::WriteHeader => {
-                file.set_len(0).map_err(|e| io_error("truncate", e))?;
-                (&file).write_all(HEADER_LINE).map_err(|e| io_error("write the header of", e))?;
-                file.sync_all().map_err(|e| io_error("sync", e))?;
-                sync_parent_dir(path).map_err(|e| io_error("sync the directory of", e))?;
-                HEADER_LINE.len() as u64
-            }
-            Inspection::Append => len,
-            Inspection::CutTornTail { at } => {
-                file.set_len(*at).map_err(|e| io_error("cut the torn last line of", e))?;
-                file.sync_all().map_err(|e| io_error("sync", e))?;
-                *at
-            }
-            Inspection::WrongHeader { .. } | Inspection::TailTooLong => {
-                return Err(ReportError::NotAReport { path: path.to_path_buf(), problem: inspection });
-            }
-        };
-        Ok(ReportFile { file, path: path.to_path_buf(), inspection, len })
-    }
-
+pub struct ReportFailure {
     /// The report's path.
-    pub fn path(&self) -> &Path {
-        &self.path
+    pub path: PathBuf,
+    /// What failed.
+    pub cause: FailureCause,
+    /// Whether the file could be cut back to its last durable length, which is given.
+    pub cut_back: Result<u64, CutBackFailed>,
+}
+
+/// What made the report fail.
+#[derive(Debug)]
+pub enum FailureCause {
+    /// Writing or syncing a batch failed (a full disk, an I/O error).
+    Write(io::Error),
+    /// Following the path found a report that cannot be used (§6).
+    Follow(ReportError),
+    /// The writer thread panicked: a bug.
+    Panicked,
+}
+
+/// The file could not be cut back after a failed batch: a person must do it.
+#[derive(Debug)]
+pub struct CutBackFailed {
+    /// The length the file must be cut to: everything after it was never acknowledged.
+    pub offset: u64,
+    /// The system's error.
+    pub source: io::Error,
+}
+
+impl std::fmt::Display for ReportFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path.display();
+        match &self.cause {
+            FailureCause::Write(error) => write!(f, "writing to the report {path} failed: {error}")?,
+            FailureCause::Follow(error) => write!(f, "{error}")?,
+            FailureCause::Panicked => write!(f, "the writer of the report {path} panicked")?,
+        }
+        match &self.cut_back {
+            Ok(len) => write!(f, "; the report was cut back to its {len} durable bytes"),
+            Err(CutBackFailed { offset, source }) => write!(
+                f,
+                "; cutting the report back to its durable length failed too ({source}): \
+                 before the next start, cut {path} to {offset} bytes (truncate -s {offset} {path}), \
+                 since the rows after that offset were never acknowledged"
+            ),
+        }
     }
 }
 
-fn read_at(file: &File, offset: u64, len: u64) -> io::Result<Vec<u8>> {
-    let mut buffer = vec![0; usize::try_from(len).unwrap_or(usize::MAX)];
-    file.read_exact_at(&mut buffer, offset)?;
-    Ok(buffer)
-}
-
-/// A new file's name is durable only once its directory is synced.
-fn sync_parent_dir(path: &Path) -> io::Result<()> {
-    let parent = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    File::open(parent)?.sync_all()
+impl std::error::Error for ReportFailure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match &self.cause {
+            FailureCause::Write(error) => Some(error),
+            FailureCause::Follow(error) => Some(error),
+            FailureCause::Panicked => None,
+        }
+    }
 }
 
 /// Rows waiting for the writer.
@@ -159,6 +111,8 @@ struct Queue {
     last_seq: u64,
     /// No more rows will come: write what is queued, then stop.
     closing: bool,
+    /// Check the path now (SIGHUP), rows or not.
+    recheck: bool,
 }
 
 struct Shared {
@@ -167,11 +121,9 @@ struct Shared {
     /// Every row with a sequence number up to this one is durable.
     durable: AtomicU64,
     /// Why the writer stopped, if it failed.
-    failure: Mutex<Option<String>>,
+    failure: Mutex<Option<ReportFailure>>,
     poller: Arc<Poller>,
-    /// Rows made durable, and the syncs that did it: how well group commit groups.
-    rows_synced: AtomicU64,
-    syncs: AtomicU64,
+    metrics: Metrics,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -193,15 +145,14 @@ pub struct ReportWriter {
 impl ReportWriter {
     /// Starts the writer thread on `report`; it wakes `poller` whenever rows become
     /// durable, or when it fails.
-    pub fn start(report: ReportFile, poller: Arc<Poller>) -> io::Result<ReportWriter> {
+    pub fn start(report: ReportFile, poller: Arc<Poller>, metrics: Metrics) -> io::Result<ReportWriter> {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             more: Condvar::new(),
             durable: AtomicU64::new(0),
             failure: Mutex::new(None),
             poller,
-            rows_synced: AtomicU64::new(0),
-            syncs: AtomicU64::new(0),
+            metrics,
         });
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -244,33 +195,36 @@ impl ReportWriter {
         }
     }
 
+    /// Asks the writer to check the report's path now (SIGHUP, §6), rather than at
+    /// its next batch.
+    pub fn recheck(&self) {
+        lock(&self.shared.queue).recheck = true;
+        self.shared.more.notify_one();
+    }
+
     /// The highest sequence number such that it and every earlier row are durable.
     pub fn durable(&self) -> u64 {
         self.shared.durable.load(Ordering::Acquire)
     }
 
-    /// (rows made durable, syncs that made them durable) so far.
-    pub fn sync_stats(&self) -> (u64, u64) {
-        (self.shared.rows_synced.load(Ordering::Relaxed), self.shared.syncs.load(Ordering::Relaxed))
-    }
-
-    /// Why the writer failed, if it did. A failed writer writes nothing more.
-    pub fn failure(&self) -> Option<String> {
-        lock(&self.shared.failure).clone()
+    /// Whether the writer failed. A failed writer writes nothing more.
+    pub fn has_failed(&self) -> bool {
+        lock(&self.shared.failure).is_some()
     }
 
     /// Makes every queued row durable and stops the thread. Returns the failure, if
     /// the writer failed (now or before).
-    pub fn finish(&mut self) -> Result<(), String> {
+    pub fn finish(&mut self) -> Result<(), ReportFailure> {
         self.commit();
         lock(&self.shared.queue).closing = true;
         self.shared.more.notify_one();
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
         {
-            return Err("the report writer thread panicked".into());
+            let path = PathBuf::new();
+            return Err(ReportFailure { path, cause: FailureCause::Panicked, cut_back: Ok(0) });
         }
-        self.failure().map_or(Ok(()), Err)
+        lock(&self.shared.failure).take().map_or(Ok(()), Err)
     }
 }
 
@@ -280,38 +234,21 @@ impl Drop for ReportWriter {
     }
 }
 
-/// The group-commit window: under load, a sync starts no sooner than this after the
-/// previous one started, so that the rows of more sessions share it.
-///
-/// On an appending file every sync commits the file system's journal: on the
-/// reference machine about 115 us of the syncing thread's CPU, more in the journal
-/// and interrupts, all taken from the one CPU the server is given. Measured there
-/// with 50 strict connections ending sessions with STOP: no window, 5 rows per sync
-/// and about 73 000 requests/s; 1 ms, 9 rows and 78 000; 2 ms, 17 rows and 88 000; 3
-/// and 5 ms, fewer requests again, as more clients sit waiting on their STOP. Under
-/// light load the previous sync is older than the window and nothing waits.
-pub const COMMIT_WINDOW: Duration = Duration::from_millis(2);
-
-/// A batch this large syncs at once, window or not. Waiting pays only while syncs
-/// cost more CPU than the requests they hold back: at a high rate of STOPs
-/// (pipelined clients, whose every reply waits behind their STOP's) this many rows
-/// gather in a fraction of the window, and waiting longer would only stall them.
-pub const COMMIT_BATCH: usize = 32;
-
-fn write_loop(report: ReportFile, shared: &Shared) {
+fn write_loop(mut report: ReportFile, shared: &Shared) {
     let mut batch: Vec<ReportRow> = Vec::new();
     let mut bytes: Vec<u8> = Vec::new();
+    let mut rows = RowWriter::new();
     let mut last_sync: Option<Instant> = None;
     loop {
-        let (last_seq, closing) = {
+        let (last_seq, closing, recheck) = {
             let mut queue = lock(&shared.queue);
-            while queue.rows.is_empty() && !queue.closing {
+            while queue.rows.is_empty() && !queue.closing && !queue.recheck {
                 queue = shared.more.wait(queue).unwrap_or_else(PoisonError::into_inner);
             }
             // Syncs back to back mean load: let this one gather the rows of the
             // window, or a full batch, whichever comes first.
             while let Some(since) = last_sync.map(|at| at.elapsed()).filter(|&since| since < COMMIT_WINDOW) {
-                if queue.closing || queue.rows.len() >= COMMIT_BATCH {
+                if queue.closing || queue.rows.is_empty() || queue.rows.len() >= COMMIT_BATCH {
                     break;
                 }
                 queue = shared
@@ -320,72 +257,120 @@ fn write_loop(report: ReportFile, shared: &Shared) {
                     .unwrap_or_else(PoisonError::into_inner)
                     .0;
             }
-            last_sync = Some(Instant::now());
             std::mem::swap(&mut batch, &mut queue.rows);
-            (queue.last_seq, queue.closing)
+            (queue.last_seq, queue.closing, std::mem::take(&mut queue.recheck))
         };
-        if batch.is_empty() && closing {
-            return;
+        if recheck {
+            info!(report = %report.path().display(), "SIGHUP: checking the report's path");
         }
+        if (recheck || !batch.is_empty())
+            && let Err(cause) = follow(&mut report, recheck)
+        {
+            return fail(&report, shared, cause);
+        }
+        if batch.is_empty() {
+            if closing {
+                return;
+            }
+            continue;
+        }
+        last_sync = Some(Instant::now());
         bytes.clear();
-        let rows = batch.len() as u64;
-        for row in batch.drain(..) {
-            row.write_csv(&mut bytes);
+        for row in &batch {
+            rows.write(row, &mut bytes);
         }
-        let written = (&report.file).write_all(&bytes).and_then(|()| report.file.sync_data());
-        if let Err(error) = written {
-            // Never retried: after a failed fsync the kernel may have dropped the
-            // dirty pages, and a later "successful" fsync would prove nothing (§6).
-            *lock(&shared.failure) =
-                Some(format!("writing to the report {} failed: {error}", report.path.display()));
-            let _ = shared.poller.notify();
-            return;
+        let count = batch.len() as u64;
+        batch.clear();
+        let started = Instant::now();
+        if let Err(error) = report.append_durably(&bytes) {
+            return fail(&report, shared, FailureCause::Write(error));
         }
-        shared.rows_synced.fetch_add(rows, Ordering::Relaxed);
-        shared.syncs.fetch_add(1, Ordering::Relaxed);
+        // Removed while this batch was written: its rows are in a file no path names,
+        // so they go again where the path now points before anyone is told (§6).
+        if !report.is_linked().unwrap_or(true) {
+            if let Err(cause) = follow(&mut report, false) {
+                return fail(&report, shared, cause);
+            }
+            if let Err(error) = report.append_durably(&bytes) {
+                return fail(&report, shared, FailureCause::Write(error));
+            }
+        }
+        shared.metrics.report_sync_seconds.observe(started.elapsed().as_secs_f64());
+        shared.metrics.report_rows_per_sync.observe(count as f64);
+        shared.metrics.report_rows.inc_by(count);
+        shared.metrics.report_syncs.inc();
         shared.durable.store(last_seq, Ordering::Release);
         let _ = shared.poller.notify();
     }
+}
+
+/// Follows the report's path (see [`ReportFile::follow`]) and logs what changed.
+fn follow(report: &mut ReportFile, asked: bool) -> Result<(), FailureCause> {
+    let path = report.path().display().to_string();
+    match report.follow().map_err(FailureCause::Follow)? {
+        None if asked => info!(report = %path, "the report's path still names the file in use"),
+        None => {}
+        Some(Change::Replaced { inspection }) => {
+            let found = match inspection {
+                Inspection::WriteHeader => "created a new report there (header written)".to_string(),
+                other => format!("took the report found there ({other})"),
+            };
+            warn!(
+                report = %path,
+                "the report's path no longer named the file in use (removed or renamed): {found}; \
+                 rows recorded before stay in the old file"
+            );
+        }
+        Some(Change::Truncated { found, expected, inspection }) => warn!(
+            report = %path,
+            "the report was truncated from {expected} to {found} bytes while in use: {inspection}"
+        ),
+    }
+    Ok(())
+}
+
+/// Records the failure after cutting the file back, and wakes the loop.
+fn fail(report: &ReportFile, shared: &Shared, cause: FailureCause) {
+    let offset = report.durable_len();
+    let cut_back = report.cut_back().map(|()| offset).map_err(|source| CutBackFailed { offset, source });
+    *lock(&shared.failure) = Some(ReportFailure { path: report.path().to_path_buf(), cause, cut_back });
+    let _ = shared.poller.notify();
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use minmax_core::Int;
-
-    fn temp_dir() -> tempfile::TempDir {
-        tempfile::tempdir().expect("a temporary directory")
-    }
+    use minmax_core::report::HEADER_LINE;
 
     fn row(id: &str) -> ReportRow {
         ReportRow { client_id: id.into(), count: 1, min: Int::from(1), max: Int::from(2) }
     }
 
-    #[test]
-    fn a_new_report_gets_the_header() {
-        let dir = temp_dir();
-        let path = dir.path().join("report.csv");
-        let report = ReportFile::open(&path).expect("opens");
-        assert_eq!(report.inspection, Inspection::WriteHeader);
-        assert_eq!(std::fs::read(&path).expect("readable"), HEADER_LINE);
+    fn wait_durable(writer: &ReportWriter, poller: &Poller, seq: u64) {
+        let mut events = polling::Events::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while writer.durable() < seq {
+            assert!(Instant::now() < deadline, "row {seq} never became durable");
+            poller.wait(&mut events, Some(Duration::from_secs(1))).expect("wait");
+            events.clear();
+        }
     }
 
     #[test]
     fn rows_become_durable_in_order_and_the_poller_is_woken() {
-        let dir = temp_dir();
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("report.csv");
         let poller = Arc::new(Poller::new().expect("poller"));
-        let mut writer = ReportWriter::start(ReportFile::open(&path).expect("opens"), Arc::clone(&poller))
-            .expect("writer starts");
+        let (report, _) = ReportFile::open(&path).expect("opens");
+        let mut writer =
+            ReportWriter::start(report, Arc::clone(&poller), Metrics::new().0).expect("writer starts");
         let first = writer.queue(row("a"));
         let second = writer.queue(row("b"));
         assert_eq!((first, second), (1, 2));
         assert_eq!(writer.durable(), 0, "nothing is written before the commit");
         writer.commit();
-        let mut events = polling::Events::new();
-        while writer.durable() < second {
-            poller.wait(&mut events, Some(std::time::Duration::from_secs(5))).expect("wait");
-        }
+        wait_durable(&writer, &poller, second);
         writer.finish().expect("no failure");
         assert_eq!(
             std::fs::read_to_string(&path).expect("readable"),
@@ -394,37 +379,23 @@ mod tests {
     }
 
     #[test]
-    fn a_second_server_cannot_take_the_same_report() {
-        let dir = temp_dir();
+    fn a_removed_report_is_recreated_before_the_next_batch() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("report.csv");
-        let _first = ReportFile::open(&path).expect("opens");
-        assert!(matches!(ReportFile::open(&path), Err(ReportError::Locked { .. })));
-    }
-
-    #[test]
-    fn a_wrong_header_is_refused_and_left_untouched() {
-        let dir = temp_dir();
-        let path = dir.path().join("report.csv");
-        std::fs::write(&path, b"name,score\r\nx,1\r\n").expect("writable");
-        let error = ReportFile::open(&path).expect_err("refused");
-        assert!(error.to_string().contains("\"name,score\""), "{error}");
-        assert_eq!(std::fs::read(&path).expect("readable"), b"name,score\r\nx,1\r\n");
-    }
-
-    #[test]
-    fn a_torn_last_line_is_cut() {
-        let dir = temp_dir();
-        let path = dir.path().join("report.csv");
-        std::fs::write(&path, b"client_id,count,min,max\r\na,1,1,2\r\nb,1,").expect("writable");
-        let report = ReportFile::open(&path).expect("opens");
-        assert_eq!(report.inspection, Inspection::CutTornTail { at: 34 });
-        drop(report);
-        assert_eq!(std::fs::read(&path).expect("readable"), b"client_id,count,min,max\r\na,1,1,2\r\n");
-    }
-
-    #[test]
-    fn a_directory_is_not_a_report() {
-        let dir = temp_dir();
-        assert!(matches!(ReportFile::open(dir.path()), Err(ReportError::Io { .. })));
+        let poller = Arc::new(Poller::new().expect("poller"));
+        let (report, _) = ReportFile::open(&path).expect("opens");
+        let mut writer =
+            ReportWriter::start(report, Arc::clone(&poller), Metrics::new().0).expect("writer starts");
+        let first = writer.queue(row("a"));
+        writer.commit();
+        wait_durable(&writer, &poller, first);
+        std::fs::remove_file(&path).expect("removes");
+        let second = writer.queue(row("b"));
+        writer.commit();
+        wait_durable(&writer, &poller, second);
+        writer.finish().expect("no failure");
+        let mut expected = HEADER_LINE.to_vec();
+        expected.extend_from_slice(b"b,1,1,2\r\n");
+        assert_eq!(std::fs::read(&path).expect("readable"), expected);
     }
 }
