@@ -1,32 +1,184 @@
 //! Command-line values and exit codes (PROTOCOL §7), shared by the programs.
 //!
-//! Each parser's error says what was wrong and what was expected; clap prints it with
-//! the argument's name. [`parse_or_exit`] maps clap's outcomes to §7's exit codes:
-//! 1 for a wrong number of arguments or an unknown option, 2 for an invalid value.
+//! Each parser's error says what was wrong and what was expected, and shows a long
+//! argument as a short excerpt. [`parse_or_exit`] maps clap's outcomes to §7's exit
+//! codes: 1 for a wrong number of arguments or an unknown option, 2 for an invalid
+//! value.
 
-use clap::error::ErrorKind;
+use clap::error::{ContextKind, ContextValue, ErrorKind};
 use minmax_core::Exit;
+use std::fmt;
+use std::io::Write as _;
+use std::net::Ipv6Addr;
 use std::time::Duration;
 
+/// An argument longer than this many characters is shown as an excerpt in messages.
+const EXCERPT_CHARS: usize = 40;
+
+/// `text` quoted for a message, cut to its first characters when long: a 100 KB
+/// argument must not become 100 KB of error message.
+pub fn excerpt(text: &str) -> String {
+    let count = text.chars().count();
+    if count <= EXCERPT_CHARS {
+        return format!("{text:?}");
+    }
+    let head: String = text.chars().take(EXCERPT_CHARS).collect();
+    format!("{head:?}... ({count} characters)")
+}
+
+/// Why a port argument is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortError {
+    /// The argument, as given.
+    text: String,
+    /// It is an integer, but out of range (negative ones included).
+    out_of_range: bool,
+    /// 0 (any free port) is allowed.
+    zero_allowed: bool,
+}
+
+impl fmt::Display for PortError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.out_of_range {
+            // An integer needs no quotes, unless it is too long to show whole.
+            let number = self.text.trim();
+            if number.len() <= EXCERPT_CHARS {
+                write!(f, "{number} is out of range")?;
+            } else {
+                write!(f, "{} is out of range", excerpt(number))?;
+            }
+        } else {
+            write!(f, "{} is not a port number", excerpt(&self.text))?;
+        }
+        f.write_str(": expected an integer from 1 to 65535")?;
+        if self.zero_allowed {
+            f.write_str(" (0 to listen on any free port)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for PortError {}
+
 /// A TCP port to connect to: 1-65535.
-pub fn parse_port(text: &str) -> Result<u16, String> {
-    minmax_core::args::parse_port(text, false)
-        .map_err(|error| format!("{error}: expected an integer from 1 to 65535"))
+pub fn parse_port(text: &str) -> Result<u16, PortError> {
+    port(text, false)
 }
 
 /// A TCP port to listen on: 1-65535, or 0 for any free port.
-pub fn parse_port_or_zero(text: &str) -> Result<u16, String> {
-    minmax_core::args::parse_port(text, true).map_err(|error| {
-        format!("{error}: expected an integer from 1 to 65535 (0 to listen on any free port)")
-    })
+pub fn parse_port_or_zero(text: &str) -> Result<u16, PortError> {
+    port(text, true)
+}
+
+fn port(text: &str, zero_allowed: bool) -> Result<u16, PortError> {
+    let trimmed = text.trim();
+    let digits = trimmed.strip_prefix(['-', '+']).unwrap_or(trimmed);
+    let is_integer = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+    let error = |out_of_range| PortError { text: text.to_string(), out_of_range, zero_allowed };
+    if !is_integer {
+        return Err(error(false));
+    }
+    match trimmed.parse::<u16>() {
+        Ok(0) if !zero_allowed => Err(error(true)),
+        Ok(port) => Ok(port),
+        Err(_) => Err(error(true)),
+    }
+}
+
+/// Why a host argument is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HostError {
+    /// The empty string.
+    Empty,
+    /// Looks like a dotted IPv4 address but is not one: `X.X.X.X`, each X from 0 to 255.
+    BadIpv4(String),
+    /// Neither an address nor a valid DNS name.
+    BadName(String),
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostError::Empty => f.write_str("the host is empty: expected a DNS name or an IP address"),
+            HostError::BadIpv4(text) => {
+                write!(
+                    f,
+                    "{} is not an IPv4 address of the form X.X.X.X with each X from 0 to 255",
+                    excerpt(text)
+                )
+            }
+            HostError::BadName(text) => write!(
+                f,
+                "{} is neither an IP address nor a DNS name (letters, digits and hyphens, in dot-separated labels)",
+                excerpt(text)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for HostError {}
+
+/// Checks a host argument (§7): a dotted IPv4 address `X.X.X.X` with each `X` from 0
+/// to 255, an IPv6 literal (bracketed or not), or a DNS name.
+pub fn check_host(text: &str) -> Result<(), HostError> {
+    if text.is_empty() {
+        return Err(HostError::Empty);
+    }
+    let unbracketed = text.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')).unwrap_or(text);
+    if unbracketed.parse::<Ipv6Addr>().is_ok() {
+        return Ok(());
+    }
+    // Anything made of digits and dots is meant as an IPv4 address, and must be one.
+    if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        let parts: Vec<&str> = text.split('.').collect();
+        let valid = parts.len() == 4
+            && parts
+                .iter()
+                .all(|part| (1..=3).contains(&part.len()) && part.parse::<u16>().is_ok_and(|n| n <= 255));
+        return if valid { Ok(()) } else { Err(HostError::BadIpv4(text.to_string())) };
+    }
+    let name = text.strip_suffix('.').unwrap_or(text);
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if name.len() <= 253 && name.split('.').all(label_ok) {
+        Ok(())
+    } else {
+        Err(HostError::BadName(text.to_string()))
+    }
+}
+
+/// A value that is not what an option expects; the text says what was expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ValueError(String);
+
+impl fmt::Display for ValueError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for ValueError {}
+
+impl ValueError {
+    /// An error whose text says what was wrong and what was expected.
+    pub fn new(explanation: String) -> ValueError {
+        ValueError(explanation)
+    }
 }
 
 /// A number of seconds, fractions allowed (0 means "never" to the options that take it).
-pub fn parse_seconds(text: &str) -> Result<Duration, String> {
+pub fn parse_seconds(text: &str) -> Result<Duration, ValueError> {
     let expected = "expected a number of seconds such as 10 or 0.5, or 0 for never";
-    let seconds: f64 = text.trim().parse().map_err(|_| format!("{text:?} is not a duration: {expected}"))?;
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| ValueError(format!("{} is not a duration: {expected}", excerpt(text))))?;
     if !seconds.is_finite() || !(0.0..=1e9).contains(&seconds) {
-        return Err(format!("{text} is out of range: {expected}, at most 1000000000"));
+        return Err(ValueError(format!("{} is out of range: {expected}, at most 1000000000", excerpt(text))));
     }
     Ok(Duration::from_secs_f64(seconds))
 }
@@ -37,14 +189,17 @@ pub fn zero_is_never(duration: Duration) -> Option<Duration> {
 }
 
 /// An integer within `min..=max`.
-pub fn parse_in_range<T>(text: &str, min: T, max: T) -> Result<T, String>
+pub fn parse_in_range<T>(text: &str, min: T, max: T) -> Result<T, ValueError>
 where
-    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+    T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
 {
     let expected = format!("expected an integer from {min} to {max}");
-    let value: T = text.trim().parse().map_err(|_| format!("{text:?} is not an integer: {expected}"))?;
+    let value: T = text
+        .trim()
+        .parse()
+        .map_err(|_| ValueError(format!("{} is not an integer: {expected}", excerpt(text))))?;
     if value < min || value > max {
-        return Err(format!("{value} is out of range: {expected}"));
+        return Err(ValueError(format!("{value} is out of range: {expected}")));
     }
     Ok(value)
 }
@@ -64,16 +219,59 @@ pub fn exit_for(kind: ErrorKind) -> Exit {
     }
 }
 
-/// Parses the process's arguments, or prints clap's message and exits with §7's code.
+/// Parses the process's arguments, or prints why not and exits with §7's code.
 pub fn parse_or_exit<T: clap::Parser>() -> T {
     match T::try_parse() {
         Ok(parsed) => parsed,
         Err(error) => {
             let status = exit_for(error.kind());
-            // clap writes help and version to stdout, errors to stderr.
-            let _ = error.print();
+            let program = T::command().get_name().to_string();
+            match explain(&error, &program) {
+                Some(message) => {
+                    // A broken standard error must not turn an exit code into a panic.
+                    let _ = std::io::stderr().write_all(message.as_bytes());
+                }
+                // clap writes help and version to stdout, its other errors to stderr.
+                None => {
+                    let _ = error.print();
+                }
+            }
             std::process::exit(i32::from(status.code()));
         }
+    }
+}
+
+/// Our own message for the errors where clap's says too much or the wrong thing: an
+/// invalid value is shown as an excerpt (clap repeats it whole), and an unknown
+/// option points to `--help` (clap suggests `-- --option`, which these programs do
+/// not take).
+fn explain(error: &clap::Error, program: &str) -> Option<String> {
+    let argument = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(argument)) => argument.clone(),
+        _ => String::new(),
+    };
+    match error.kind() {
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            let value = match error.get(ContextKind::InvalidValue) {
+                Some(ContextValue::String(value)) => value.clone(),
+                _ => String::new(),
+            };
+            let reason =
+                std::error::Error::source(error).map(|source| format!(": {source}")).unwrap_or_default();
+            let expected = match error.get(ContextKind::ValidValue) {
+                Some(ContextValue::Strings(values)) => format!(" (expected one of: {})", values.join(", ")),
+                _ => String::new(),
+            };
+            Some(format!(
+                "error: invalid value {} for {argument}{reason}{expected}\n\nFor more information, try '{program} --help'.\n",
+                excerpt(&value)
+            ))
+        }
+        ErrorKind::UnknownArgument => Some(format!(
+            "error: unexpected argument {}\n\nThe options {program} takes are listed by '{program} --help'.\n",
+            excerpt(&argument)
+        )),
+        _ => None,
     }
 }
 
@@ -90,11 +288,55 @@ mod tests {
     fn ports_are_checked_with_a_reason() {
         assert_eq!(parse_port_or_zero("0"), Ok(0));
         assert_eq!(parse_port("65535"), Ok(65535));
-        assert_eq!(parse_port("0"), Err("0 is out of range: expected an integer from 1 to 65535".into()));
-        assert!(parse_port("65536").unwrap_err().contains("out of range"));
-        assert!(parse_port("-1").unwrap_err().contains("-1 is out of range"));
-        assert!(parse_port("80a").unwrap_err().contains("\"80a\" is not a port number"));
-        assert!(parse_port("99999999999999999999999999").is_err());
+        assert_eq!(parse_port("5000"), Ok(5000));
+        assert_eq!(
+            parse_port("0").map_err(|e| e.to_string()),
+            Err("0 is out of range: expected an integer from 1 to 65535".into())
+        );
+        assert!(parse_port("65536").unwrap_err().to_string().contains("out of range"));
+        assert!(parse_port("-1").unwrap_err().to_string().contains("-1 is out of range"));
+        assert!(parse_port("99999999999999999999999").unwrap_err().to_string().contains("out of range"));
+        for bad in ["", "http", "80a", "8.5", "-", "0x50"] {
+            assert!(
+                parse_port_or_zero(bad).unwrap_err().to_string().contains("is not a port number"),
+                "{bad}"
+            );
+        }
+        assert!(parse_port_or_zero("x").unwrap_err().to_string().ends_with("(0 to listen on any free port)"));
+    }
+
+    #[test]
+    fn long_arguments_are_shown_as_excerpts() {
+        let long = "9".repeat(100_000);
+        let message = parse_port(&long).unwrap_err().to_string();
+        assert!(message.len() < 150, "{message}");
+        assert!(message.contains("(100000 characters)"), "{message}");
+        assert_eq!(excerpt("short"), "\"short\"");
+    }
+
+    #[test]
+    fn hosts() {
+        for good in [
+            "localhost",
+            "127.0.0.1",
+            "0.0.0.0",
+            "255.255.255.255",
+            "::1",
+            "[::1]",
+            "fe80::1",
+            "example.com",
+            "a-b.c1.",
+            "xn--bcher-kva.example",
+        ] {
+            assert_eq!(check_host(good), Ok(()), "{good}");
+        }
+        for bad_ipv4 in ["256.0.0.1", "1.2.3", "1.2.3.4.5", "1..2.3", "1.2.3.1000", "...."] {
+            assert_eq!(check_host(bad_ipv4), Err(HostError::BadIpv4(bad_ipv4.into())), "{bad_ipv4}");
+        }
+        for bad_name in ["-a.com", "a-.com", "a..b", "a_b", "exa mple", "host:80", &"a".repeat(64)] {
+            assert_eq!(check_host(bad_name), Err(HostError::BadName(bad_name.into())), "{bad_name}");
+        }
+        assert_eq!(check_host(""), Err(HostError::Empty));
     }
 
     #[test]
@@ -111,10 +353,10 @@ mod tests {
     fn ranges_name_their_bounds() {
         assert_eq!(parse_in_range("5", 1u32, 10), Ok(5));
         assert_eq!(
-            parse_in_range("11", 1u32, 10),
+            parse_in_range("11", 1u32, 10).map_err(|e| e.to_string()),
             Err("11 is out of range: expected an integer from 1 to 10".into())
         );
-        assert!(parse_in_range("x", 1u32, 10).unwrap_err().contains("not an integer"));
+        assert!(parse_in_range("x", 1u32, 10).unwrap_err().to_string().contains("not an integer"));
     }
 
     #[test]

@@ -1,76 +1,93 @@
-//! Logging to standard error through `tracing`, filtered by `RUST_LOG`.
+//! Logging to standard error through `tracing`, filtered by `RUST_LOG`, one line per
+//! event in logfmt (PROTOCOL §7).
 //!
-//! Lines are collected in a buffer and written with one `write` per [`flush`]: the
-//! server's event loop flushes once per pass, before it waits again, so a busy server
-//! writes the lines of many sessions at once (a `write` per line costs more than the
-//! line's session) while an idle one still shows each line as soon as its event is
-//! handled. The buffer is also flushed when it passes 64 KiB, on a panic, and by the
-//! program at its exits.
+//! Lines never block the program: they go through a bounded queue to a writer thread
+//! (`tracing-appender`'s lossy non-blocking writer), which writes whatever has queued
+//! up with one system call. When whoever reads standard error stalls, the queue
+//! fills and lines are dropped and counted; [`Logging::report_dropped`], called by
+//! the server after each pass of its loop, says how many once lines get through
+//! again.
+//!
+//! Every field value that does not consist of plain characters is quoted and
+//! escaped, and the fields that carry what a client sent (its id, an op, its
+//! address) always are: a client id such as `x count=999` cannot forge a field, nor a
+//! line end a line.
 
 use std::cell::RefCell;
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::{IsTerminal, Write};
-use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
+use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Past this, the buffer is written at once.
-const FLUSH_AT: usize = 64 * 1024;
+/// Lines that may wait for standard error; past this, lines are dropped and counted.
+const QUEUED_LINES: usize = 16 * 1024;
 
-static PENDING: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// Fields whose values come from clients: always quoted.
+const CLIENT_FIELDS: [&str; 4] = ["client_id", "op", "peer", "host"];
 
-fn pending() -> MutexGuard<'static, Vec<u8>> {
-    // A panic while holding the lock leaves bytes, never a broken structure.
-    PENDING.lock().unwrap_or_else(PoisonError::into_inner)
+/// The running logger. Dropping it writes out the lines still queued (for up to a
+/// second, so that a stalled reader cannot hold the exit).
+pub struct Logging {
+    _guard: WorkerGuard,
+    dropped: ErrorCounter,
+    /// Dropped lines already reported.
+    reported: usize,
 }
 
-/// Writes the buffered lines to standard error.
-pub fn flush() {
-    let mut buffer = pending();
-    if !buffer.is_empty() {
-        // Nothing sensible can be done if stderr is gone.
-        let _ = std::io::stderr().write_all(&buffer);
-        buffer.clear();
+impl Logging {
+    /// Logs any lines dropped since the last report, once there is room for the
+    /// report itself; returns how many lines this call accounted for (0 if none, or
+    /// if the report line was dropped too and will be tried again).
+    pub fn report_dropped(&mut self) -> u64 {
+        let dropped = self.dropped.dropped_lines();
+        if dropped == self.reported {
+            return 0;
+        }
+        let missing = dropped - self.reported;
+        tracing::warn!(
+            dropped = missing,
+            "{missing} log lines were dropped because standard error was not read fast enough"
+        );
+        // If that line was dropped too, the count moved: try again next time.
+        if self.dropped.dropped_lines() != dropped {
+            return 0;
+        }
+        self.reported = dropped;
+        missing as u64
     }
 }
 
-struct Buffered;
+/// Standard error as the writer thread uses it: buffered (the thread flushes when
+/// the queue is empty, so a burst of lines is one write), and deaf to errors (a
+/// closed standard error must not stop the program, nor make it panic).
+struct Stderr(std::io::BufWriter<std::io::Stderr>);
 
-impl Write for Buffered {
+impl Write for Stderr {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        let mut buffer = pending();
-        buffer.extend_from_slice(bytes);
-        if buffer.len() >= FLUSH_AT {
-            let _ = std::io::stderr().write_all(&buffer);
-            buffer.clear();
+        if self.0.write_all(bytes).is_err() {
+            // Whatever was buffered is lost with the stream; start afresh.
+            let _ = self.0.flush();
         }
         Ok(bytes.len())
     }
 
     fn flush(&mut self) -> std::io::Result<()> {
+        let _ = self.0.flush();
         Ok(())
     }
 }
 
-struct MakeBuffered;
-
-impl<'a> MakeWriter<'a> for MakeBuffered {
-    type Writer = Buffered;
-
-    fn make_writer(&'a self) -> Buffered {
-        Buffered
-    }
-}
-
 /// Logs to standard error at `default_level` unless `RUST_LOG` says otherwise
-/// (`RUST_LOG=debug`, `RUST_LOG=warn,minmax_net=debug`, ...). Colours only on a terminal,
-/// so that a log file or a test reading the log gets plain text.
-pub fn init(default_level: &str) {
+/// (`RUST_LOG=debug`, `RUST_LOG=warn,minmax_net=debug`, ...). Colours only on a
+/// terminal, and never when `NO_COLOR` is set, so that a log file or a test reading
+/// the log gets plain text.
+pub fn init(default_level: &str) -> Logging {
     let (filter, bad_filter) = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.trim().is_empty() => match EnvFilter::try_new(&spec) {
             Ok(filter) => (filter, None),
@@ -78,27 +95,34 @@ pub fn init(default_level: &str) {
         },
         _ => (EnvFilter::new(default_level), None),
     };
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(true)
+        .buffered_lines_limit(QUEUED_LINES)
+        .thread_name("log-writer")
+        .finish(Stderr(std::io::BufWriter::with_capacity(64 * 1024, std::io::stderr())));
+    let dropped = writer.error_counter();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(MakeBuffered)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(writer)
+        .with_ansi(colours_wanted())
         .event_format(Line)
         .init();
-    let default_hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(move |info| {
-        flush();
-        default_hook(info);
-    }));
     if let Some((spec, error)) = bad_filter {
         tracing::warn!("ignoring RUST_LOG={spec:?} ({error}); logging at {default_level} level");
     }
-    flush();
+    Logging { _guard: guard, dropped, reported: 0 }
 }
 
-/// The log line: `2026-11-24T04:20:44.687707Z  INFO message key=value ...`, the layout
-/// of tracing-subscriber's default format, written without its per-event date
-/// arithmetic and character-by-character padding: a busy server writes one line per
-/// session, and formatting it was a tenth of the server's CPU under pipelined load.
+/// Colours on a terminal, unless `NO_COLOR` is set to anything (no-color.org).
+pub fn colours_wanted() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty()) && std::io::stderr().is_terminal()
+}
+
+/// The log line: `2026-11-24T04:20:44.687707Z  INFO message key=value ...`.
+///
+/// Written without tracing-subscriber's per-event date arithmetic and padding: a
+/// busy server writes one line per session, and formatting it was a tenth of the
+/// server's CPU under pipelined load.
 struct Line;
 
 impl<S, N> FormatEvent<S, N> for Line
@@ -125,7 +149,8 @@ where
         } else {
             writer.write_str(level)?;
         }
-        let mut fields = Fields { writer: writer.by_ref(), result: Ok(()), first: true };
+        let mut fields =
+            Fields { writer: writer.by_ref(), result: Ok(()), first: true, value: String::new() };
         // tracing's macros record the message first, then the fields in order.
         event.record(&mut fields);
         fields.result?;
@@ -137,6 +162,8 @@ struct Fields<'a> {
     writer: Writer<'a>,
     result: fmt::Result,
     first: bool,
+    /// The value being written, reused from field to field.
+    value: String,
 }
 
 impl Fields<'_> {
@@ -145,10 +172,15 @@ impl Fields<'_> {
             return;
         }
         let separator = if std::mem::take(&mut self.first) { "" } else { " " };
+        self.value.clear();
+        let _ = self.value.write_fmt(value);
         self.result = if field.name() == "message" {
-            write!(self.writer, "{separator}{value}")
+            // Free text, ours; still one line, whatever went into it.
+            self.writer.write_str(separator).and_then(|()| write_escaped(&mut self.writer, &self.value))
         } else {
-            write!(self.writer, "{separator}{}={value}", field.name())
+            write!(self.writer, "{separator}{}=", field.name()).and_then(|()| {
+                write_value(&mut self.writer, &self.value, CLIENT_FIELDS.contains(&field.name()))
+            })
         };
     }
 }
@@ -175,6 +207,43 @@ impl Visit for Fields<'_> {
     }
 }
 
+/// Characters a value may hold and stay unquoted.
+fn is_plain(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':' | '#' | '/' | '@' | '+' | '[' | ']')
+}
+
+/// Writes a logfmt value: as is when plain and not from a client, else quoted, with
+/// `"` and `\` escaped and every control character written as an escape.
+fn write_value(out: &mut impl fmt::Write, value: &str, always_quote: bool) -> fmt::Result {
+    if !always_quote && !value.is_empty() && value.chars().all(is_plain) {
+        return out.write_str(value);
+    }
+    out.write_char('"')?;
+    for c in value.chars() {
+        match c {
+            '"' => out.write_str("\\\"")?,
+            '\\' => out.write_str("\\\\")?,
+            _ => write_char_escaped(out, c)?,
+        }
+    }
+    out.write_char('"')
+}
+
+/// Writes text with its control characters escaped, so that it stays on one line.
+fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
+    text.chars().try_for_each(|c| write_char_escaped(out, c))
+}
+
+fn write_char_escaped(out: &mut impl fmt::Write, c: char) -> fmt::Result {
+    match c {
+        '\n' => out.write_str("\\n"),
+        '\r' => out.write_str("\\r"),
+        '\t' => out.write_str("\\t"),
+        c if c.is_control() => write!(out, "\\u{{{:x}}}", u32::from(c)),
+        c => out.write_char(c),
+    }
+}
+
 thread_local! {
     /// The last second formatted, and its text: most lines share their second with
     /// the line before.
@@ -188,8 +257,7 @@ fn write_timestamp(writer: &mut Writer<'_>, now: SystemTime) -> fmt::Result {
     SECOND.with(|cache| {
         let mut cache = cache.borrow_mut();
         if cache.0 != seconds {
-            let text = format_second(seconds);
-            *cache = (seconds, text);
+            *cache = (seconds, format_second(seconds));
         }
         writer.write_str(&cache.1)
     })?;
@@ -232,5 +300,23 @@ mod tests {
         assert_eq!(format_second(1_709_251_199), "2024-02-29T23:59:59");
         assert_eq!(format_second(1_795_485_644), "2026-11-24T02:00:44");
         assert_eq!(format_second(4_102_444_800), "2100-01-01T00:00:00");
+    }
+
+    fn value(text: &str, client: bool) -> String {
+        let mut out = String::new();
+        write_value(&mut out, text, client).expect("a String takes any text");
+        out
+    }
+
+    #[test]
+    fn values_are_quoted_and_escaped_as_logfmt() {
+        assert_eq!(value("42", false), "42");
+        assert_eq!(value("#17", false), "#17");
+        assert_eq!(value("anton", true), "\"anton\"", "client values are always quoted");
+        assert_eq!(value("x count=999 min=-1", true), "\"x count=999 min=-1\"");
+        assert_eq!(value("a \"b\" \\c", false), "\"a \\\"b\\\" \\\\c\"");
+        assert_eq!(value("two\nlines\u{1b}[A", false), "\"two\\nlines\\u{1b}[A\"");
+        assert_eq!(value("", false), "\"\"");
+        assert_eq!(value("Mensagem inválida", false), "\"Mensagem inválida\"");
     }
 }

@@ -69,7 +69,7 @@ fn start_server_logging_starts() -> (Server, tempfile::TempDir) {
 }
 
 fn wait_until_active(server: &Server, id: &str) {
-    server.wait_for_log(&format!("session started client_id={id} "));
+    server.wait_for_log(&format!("session started client_id=\"{id}\" "));
 }
 
 #[test]
@@ -177,7 +177,7 @@ fn argument_errors_are_exit_1_and_2_in_the_order_count_id_port_host() {
     };
     expect(&[], 1, "<CLIENT_ID>");
     expect(&["anton"], 1, "<PORT>");
-    expect(&["=bad", "99999", "300.1.1.1", "extra"], 1, "unexpected argument 'extra'");
+    expect(&["=bad", "99999", "300.1.1.1", "extra"], 1, "unexpected argument \"extra\"");
     expect(&["=bad", "99999", "300.1.1.1"], 2, "invalid client id \"=bad\"");
     expect(&["", "5000"], 2, "the client id is empty");
     expect(
@@ -288,7 +288,7 @@ fn sigint_while_waiting_for_input_sends_quit_and_is_exit_4() {
     assert_eq!(stdout, "quit: the session was abandoned; nothing was recorded\n");
     let line = server.wait_for_log("nothing recorded");
     assert!(
-        line.contains("client_id=interrupted") && line.contains("the client quit"),
+        line.contains("client_id=\"interrupted\"") && line.contains("the client quit"),
         "the server saw a QUIT, not a disconnect: {line}"
     );
     assert!(report_rows(&server.report()).is_empty());

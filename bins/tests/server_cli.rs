@@ -41,7 +41,7 @@ fn assert_exit(args: &[&str], code: i32, stderr_mentions: &str) {
 #[test]
 fn a_wrong_number_of_arguments_is_exit_1() {
     assert_exit(&[], 1, "<PORT>");
-    assert_exit(&["5000", "6000"], 1, "unexpected argument '6000'");
+    assert_exit(&["5000", "6000"], 1, "unexpected argument \"6000\"");
     assert_exit(&["--no-such-option", "5000"], 1, "--no-such-option");
 }
 

@@ -80,7 +80,7 @@ fn connections_beyond_the_limit_are_told_the_server_is_busy() {
     assert_eq!(third.recv(), r#"{"op": null, "status": false, "error": "Servidor ocupado"}"#);
     third.expect_closed();
     drop(first);
-    server.wait_for_log("client_id=first");
+    server.wait_for_log("client_id=\"first\"");
     let mut fourth = server.connect();
     assert_eq!(fourth.session("after", &["1"]), r#"{"op": "STOP", "status": true, "min": 1, "max": 1}"#);
 }
@@ -115,7 +115,7 @@ fn resets_bare_connects_and_cut_frames_touch_only_their_connection() {
     drop(cut_payload);
 
     // The reset client's id is free again, and the bystander never noticed.
-    server.wait_for_log("client_id=reset");
+    server.wait_for_log("client_id=\"reset\"");
     let mut again = server.connect();
     assert_eq!(again.session("reset", &["3"]), r#"{"op": "STOP", "status": true, "min": 3, "max": 3}"#);
     assert_eq!(bystander.request(r#"{"op": "NUMBER", "number": 9}"#), r#"{"op": "NUMBER", "status": true}"#);

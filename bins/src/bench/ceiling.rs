@@ -6,10 +6,12 @@
 //! client, as `iperf -s` does for bandwidth.
 
 use minmax_core::{Decoded, Decoder};
+use minmax_net::Registered;
 use polling::{Event, Events, PollMode, Poller};
 use std::collections::HashMap;
 use std::io::{self, Read};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
 
 const LISTENER: usize = usize::MAX - 1;
 
@@ -17,7 +19,7 @@ const LISTENER: usize = usize::MAX - 1;
 const CANNED: &[u8] = b"\x00\x00\x00\x20{\"op\": \"NUMBER\", \"status\": true}";
 
 struct Conn {
-    stream: TcpStream,
+    stream: Registered<TcpStream>,
     decoder: Decoder,
     out: Vec<u8>,
     written: usize,
@@ -26,19 +28,12 @@ struct Conn {
 
 /// Serves on `addr` until killed; calls `ready` with the real address once listening.
 pub fn serve(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> io::Result<()> {
+    let poller = Arc::new(Poller::new()?);
     let listener = TcpListener::bind(addr)?;
     listener.set_nonblocking(true)?;
+    let listener = Registered::new(&poller, listener, Event::readable(LISTENER), PollMode::Level)?;
     let mut conns: HashMap<usize, Conn> = HashMap::new();
-    // Declared after the listener and the connections, the poller is dropped before
-    // them on every return path; closing an epoll instance ends all its registrations,
-    // so no registered source is ever dropped while registered.
-    let poller = Poller::new()?;
-    // SAFETY: see the poller's declaration: the listener outlives its registration.
-    #[allow(unsafe_code)]
-    unsafe {
-        poller.add_with_mode(&listener, Event::readable(LISTENER), PollMode::Level)?;
-    }
-    ready(listener.local_addr()?);
+    ready(listener.get().local_addr()?);
     let mut next_key = 0usize;
     let mut events = Events::new();
     let mut buffer = vec![0u8; 64 * 1024];
@@ -47,10 +42,12 @@ pub fn serve(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> io::Result<()>
         poller.wait(&mut events, None)?;
         for event in events.iter() {
             if event.key == LISTENER {
-                while let Ok((stream, _)) = listener.accept() {
+                while let Ok((stream, _)) = listener.get().accept() {
                     stream.set_nonblocking(true)?;
                     stream.set_nodelay(true)?;
                     next_key += 1;
+                    let stream =
+                        Registered::new(&poller, stream, Event::readable(next_key), PollMode::Level)?;
                     let conn = Conn {
                         stream,
                         decoder: Decoder::new(1 << 20),
@@ -58,12 +55,6 @@ pub fn serve(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> io::Result<()>
                         written: 0,
                         writable: false,
                     };
-                    // SAFETY: deleted from the poller before it leaves `conns`, and `conns`
-                    // outlives the poller (see its declaration).
-                    #[allow(unsafe_code)]
-                    unsafe {
-                        poller.add_with_mode(&conn.stream, Event::readable(next_key), PollMode::Level)?;
-                    }
                     conns.insert(next_key, conn);
                 }
                 continue;
@@ -71,16 +62,10 @@ pub fn serve(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> io::Result<()>
             let Some(conn) = conns.get_mut(&event.key) else { continue };
             let alive = serve_conn(conn, event, &mut buffer);
             if !alive {
-                if let Some(conn) = conns.remove(&event.key) {
-                    let _ = poller.delete(&conn.stream);
-                }
+                conns.remove(&event.key);
             } else if conn.writable != (conn.written < conn.out.len()) {
                 conn.writable = !conn.writable;
-                poller.modify_with_mode(
-                    &conn.stream,
-                    Event::new(event.key, true, conn.writable),
-                    PollMode::Level,
-                )?;
+                conn.stream.modify(Event::new(event.key, true, conn.writable), PollMode::Level)?;
             }
         }
     }
@@ -90,7 +75,7 @@ pub fn serve(addr: SocketAddr, ready: impl FnOnce(SocketAddr)) -> io::Result<()>
 /// connection is over.
 fn serve_conn(conn: &mut Conn, event: Event, buffer: &mut [u8]) -> bool {
     if event.readable {
-        match conn.stream.read(buffer) {
+        match conn.stream.get().read(buffer) {
             Ok(0) => return false,
             Ok(count) => {
                 let mut input = &buffer[..count];
@@ -106,7 +91,7 @@ fn serve_conn(conn: &mut Conn, event: Event, buffer: &mut [u8]) -> bool {
             Err(_) => return false,
         }
     }
-    match minmax_net::nonblocking::write_until_blocked(&mut conn.stream, &conn.out[conn.written..]) {
+    match minmax_net::nonblocking::write_until_blocked(&mut conn.stream.get(), &conn.out[conn.written..]) {
         Ok(count) => conn.written += count,
         Err(_) => return false,
     }

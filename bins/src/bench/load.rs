@@ -6,12 +6,14 @@
 //! so the expected ciphertext is known).
 
 use hdrhistogram::Histogram;
-use minmax_core::message::{self, ErrorCode, Op, Response, Value};
-use minmax_core::{Cipher, Decoded, Decoder, Int};
+use minmax_core::message::{ErrorCode, Number, Op, Response};
+use minmax_core::{Cipher, Decoded, Decoder, Int, reply, request};
+use minmax_net::Registered;
 use polling::{Event, Events, PollMode, Poller};
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// What to run.
@@ -87,7 +89,7 @@ enum Next {
 }
 
 struct LoadConn {
-    stream: TcpStream,
+    stream: Registered<TcpStream>,
     decoder: Decoder,
     out: Vec<u8>,
     written: usize,
@@ -114,10 +116,17 @@ fn next_random(state: &mut u64) -> u64 {
 }
 
 impl LoadConn {
-    fn connect(addr: SocketAddr, index: usize, encrypt: bool, seed: u64) -> io::Result<LoadConn> {
+    fn connect(
+        poller: &Arc<Poller>,
+        addr: SocketAddr,
+        index: usize,
+        encrypt: bool,
+        seed: u64,
+    ) -> io::Result<LoadConn> {
         let stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
         stream.set_nonblocking(true)?;
+        let stream = Registered::new(poller, stream, Event::readable(index), PollMode::Level)?;
         let mut random = seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
         let mut key = [0u8; 16];
         for chunk in key.chunks_mut(8) {
@@ -161,7 +170,7 @@ impl LoadConn {
                 self.session_id += 1;
                 let id = format!("{prefix}-{}-{}", self.index, self.session_id);
                 let key_text = self.cipher.as_ref().map(|_| minmax_core::cipher::key_to_base64(&self.key));
-                message::encode_start(&mut self.out, &id, key_text.as_deref());
+                request::encode_start(&mut self.out, &id, key_text.as_deref());
                 self.next = if options.numbers == 0 { Next::End } else { Next::Number(0) };
                 Expect::Ok(Op::Start)
             }
@@ -174,22 +183,22 @@ impl LoadConn {
                 }
                 let value = match &self.cipher {
                     Some(cipher) => match cipher.encrypt(number) {
-                        Ok(encrypted) => Value::Encrypted(encrypted),
-                        Err(_) => Value::Plain(Int::from(number)),
+                        Ok(encrypted) => Number::Encrypted(encrypted),
+                        Err(_) => Number::Plain(Int::from(number)),
                     },
-                    None => Value::Plain(Int::from(number)),
+                    None => Number::Plain(Int::from(number)),
                 };
-                message::encode_number(&mut self.out, &value);
+                request::encode_number(&mut self.out, &value);
                 self.next = if sent + 1 == options.numbers { Next::End } else { Next::Number(sent + 1) };
                 Expect::Ok(Op::Number)
             }
             Next::End => {
                 self.next = Next::Start;
                 if options.quit {
-                    message::encode_bare(&mut self.out, Op::Quit);
+                    request::encode_bare(&mut self.out, Op::Quit);
                     Expect::Ok(Op::Quit)
                 } else {
-                    message::encode_bare(&mut self.out, Op::Stop);
+                    request::encode_bare(&mut self.out, Op::Stop);
                     Expect::Stopped { min: self.min, max: self.max }
                 }
             }
@@ -210,7 +219,7 @@ impl LoadConn {
 
     fn flush(&mut self) -> io::Result<()> {
         self.written +=
-            minmax_net::nonblocking::write_until_blocked(&mut self.stream, &self.out[self.written..])?;
+            minmax_net::nonblocking::write_until_blocked(&mut self.stream.get(), &self.out[self.written..])?;
         if self.written == self.out.len() {
             self.out.clear();
             self.written = 0;
@@ -226,8 +235,8 @@ fn expected_reply(cipher: Option<&Cipher>, expect: Expect, scratch: &mut Vec<u8>
         Expect::Ok(op) => Response::Ok(op),
         Expect::Stopped { min, max } => {
             let show = |n: i64| match cipher.and_then(|cipher| cipher.encrypt(n).ok()) {
-                Some(encrypted) => Value::Encrypted(encrypted),
-                None => Value::Plain(Int::from(n)),
+                Some(encrypted) => Number::Encrypted(encrypted),
+                None => Number::Plain(Int::from(n)),
             };
             Response::Stopped { min: show(min), max: show(max) }
         }
@@ -278,19 +287,10 @@ pub fn run(options: &LoadOptions) -> io::Result<LoadReport> {
         idle: 0,
     };
     let idle = open_idle_sessions(options, &prefix, &mut report)?;
+    let poller = Arc::new(Poller::new()?);
     let mut conns: Vec<Option<LoadConn>> = Vec::with_capacity(options.conns);
-    // Declared after `conns`, the poller is dropped before them on every return path,
-    // and closing an epoll instance ends all its registrations.
-    let poller = Poller::new()?;
     for index in 0..options.conns {
-        let conn = LoadConn::connect(options.addr, index, options.encrypt, seed)?;
-        // SAFETY: a connection leaves `conns` only after `poller.delete`, and `conns`
-        // outlives the poller (see its declaration).
-        #[allow(unsafe_code)]
-        unsafe {
-            poller.add_with_mode(&conn.stream, Event::readable(index), PollMode::Level)?;
-        }
-        conns.push(Some(conn));
+        conns.push(Some(LoadConn::connect(&poller, options.addr, index, options.encrypt, seed)?));
     }
     let started = Instant::now();
     let deadline = options.duration.map(|duration| started + duration);
@@ -350,17 +350,11 @@ pub fn run(options: &LoadOptions) -> io::Result<LoadReport> {
                 }
             };
             if finished {
-                if let Some(conn) = conns[event.key].take() {
-                    let _ = poller.delete(&conn.stream);
-                }
+                conns[event.key] = None;
                 open -= 1;
             } else if conn.registered_write != (conn.written < conn.out.len()) {
                 conn.registered_write = !conn.registered_write;
-                poller.modify_with_mode(
-                    &conn.stream,
-                    Event::new(event.key, true, conn.registered_write),
-                    PollMode::Level,
-                )?;
+                conn.stream.modify(Event::new(event.key, true, conn.registered_write), PollMode::Level)?;
             }
         }
     }
@@ -368,9 +362,7 @@ pub fn run(options: &LoadOptions) -> io::Result<LoadReport> {
     if options.progress {
         eprint!("\r\x1b[K");
     }
-    for conn in conns.into_iter().flatten() {
-        let _ = poller.delete(&conn.stream);
-    }
+    drop(conns);
     report.idle = idle.len();
     Ok(report)
 }
@@ -387,7 +379,7 @@ fn open_idle_sessions(
         let mut stream = TcpStream::connect(options.addr)?;
         stream.set_nodelay(true)?;
         let mut frame = Vec::new();
-        message::encode_start(&mut frame, &format!("{prefix}-idle-{index}"), None);
+        request::encode_start(&mut frame, &format!("{prefix}-idle-{index}"), None);
         stream.write_all(&frame)?;
         idle.push(stream);
     }
@@ -436,7 +428,7 @@ fn handle_event(
     now: Instant,
 ) -> io::Result<bool> {
     if event.readable {
-        let count = match conn.stream.read(buffer) {
+        let count = match conn.stream.get().read(buffer) {
             Ok(0) => {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed the connection"));
             }
@@ -467,7 +459,7 @@ fn handle_event(
                 if frame != scratch.as_slice() {
                     let got = String::from_utf8_lossy(frame);
                     let expected = String::from_utf8_lossy(scratch);
-                    let refusal = message::parse_reply(frame)
+                    let refusal = reply::parse_reply(frame)
                         .and_then(|reply| reply.error)
                         .and_then(|error| ErrorCode::from_message(&error));
                     let note = refusal.map(|code| format!(" ({})", code.explanation())).unwrap_or_default();

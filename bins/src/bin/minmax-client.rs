@@ -63,14 +63,14 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> Exit {
-    if let Err(error) = minmax_core::message::check_client_id(&args.client_id) {
+    if let Err(error) = minmax_core::request::check_client_id(&args.client_id) {
         return invalid(&format!("invalid client id {:?}: {error}", args.client_id));
     }
     let port = match cli::parse_port(&args.port) {
         Ok(port) => port,
         Err(error) => return invalid(&format!("invalid port: {error}")),
     };
-    if let Err(error) = minmax_core::args::check_host(&args.host) {
+    if let Err(error) = minmax_bins::cli::check_host(&args.host) {
         return invalid(&format!("invalid host: {error}"));
     }
     let options = minmax_bins::client::Options {

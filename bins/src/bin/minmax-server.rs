@@ -2,9 +2,11 @@
 //! `minmax_net::EventLoop` (PROTOCOL §7).
 
 use clap::Parser;
-use minmax_bins::cli::{self, parse_in_range, parse_port_or_zero, parse_seconds};
+use minmax_bins::cli::{self, ValueError, parse_in_range, parse_port_or_zero, parse_seconds};
 use minmax_core::{ErrorCode, Exit};
-use minmax_net::{EventLoop, RunError, Settings, StartError};
+use minmax_net::event_loop::DEFAULT_OUTPUT_BUDGET;
+use minmax_net::{EventLoop, Metrics, RunError, Settings, Signals, StartError};
+use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
@@ -20,15 +22,27 @@ The report (default report.csv) is created with the header client_id,count,min,m
 or appended to if it already starts with that header; a last line cut short by a
 crash is removed. Rows are synced to disk before a client sees its result.
 
-Logs go to standard error; RUST_LOG changes the level (RUST_LOG=debug, RUST_LOG=warn).
-SIGINT or SIGTERM stops the server cleanly: no new connections, queued rows made
-durable, last replies sent, active sessions discarded.
+The report is followed by its path: removed, renamed or truncated while the server
+runs (logrotate, rm, : > report.csv), it is set up again before the next row, and the
+log says so. If writing or syncing it fails (a full disk), the STOPs waiting on it
+are answered Erro do servidor and never recorded, the file is cut back to its last
+durable length, and the server exits with code 5.
+
+Logs go to standard error, one line per event, key=value; values from clients are
+quoted. RUST_LOG changes the level (RUST_LOG=debug, RUST_LOG=warn). Logging never
+blocks serving: if standard error is not read, lines are dropped and counted.
+Colours only on a terminal, never with NO_COLOR set.
+
+Signals: SIGINT or SIGTERM stops the server cleanly: no new connections, replies to
+requests already received are sent, queued rows made durable, active sessions
+discarded. SIGHUP checks the report's path at once and keeps serving.
 
 Exit codes:
   0  clean shutdown (SIGINT or SIGTERM)
   1  wrong number of arguments, or an unknown option
   2  an invalid argument: a port out of range or in use, a bad address, a bad value
-  5  the report cannot be used (wrong header, locked, unwritable, disk full)
+  5  the report cannot be used, at start or later (wrong header, locked, unwritable,
+     disk full)
 
 The protocol: docs/PROTOCOL.md.";
 
@@ -66,24 +80,55 @@ struct Args {
     /// Close a connection that leaves a frame half-sent this long (slow-loris protection; 0: never)
     #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_seconds)]
     frame_timeout: Duration,
+
+    /// Most reply bytes waiting for clients that do not read them, over all connections;
+    /// past it, connections are not read until their clients read
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_OUTPUT_BUDGET, value_parser = |text: &str| parse_in_range(text, 1usize << 20, 1usize << 40))]
+    output_budget: usize,
+
+    /// Serve Prometheus metrics at http://ADDR/metrics (for example 127.0.0.1:9100; port 0: any free port)
+    #[arg(long, value_name = "ADDR", value_parser = parse_socket_address)]
+    metrics: Option<SocketAddr>,
 }
 
-fn parse_address(text: &str) -> Result<IpAddr, String> {
+fn parse_address(text: &str) -> Result<IpAddr, ValueError> {
     text.trim().parse().map_err(|_| {
-        format!("{text:?} is not an IP address: expected one such as 127.0.0.1, 0.0.0.0, ::1 or ::")
+        ValueError::new(format!(
+            "{} is not an IP address: expected one such as 127.0.0.1, 0.0.0.0, ::1 or ::",
+            cli::excerpt(text)
+        ))
+    })
+}
+
+fn parse_socket_address(text: &str) -> Result<SocketAddr, ValueError> {
+    text.trim().parse().map_err(|_| {
+        ValueError::new(format!(
+            "{} is not an address and port: expected one such as 127.0.0.1:9100 or [::1]:9100",
+            cli::excerpt(text)
+        ))
     })
 }
 
 fn main() -> ExitCode {
     let args: Args = cli::parse_or_exit();
-    minmax_bins::logging::init("info");
-    let exit = run(args);
-    minmax_bins::logging::flush();
+    let logging = minmax_bins::logging::init("info");
+    let exit = run(args, logging);
     cli::exit_code(exit)
 }
 
-fn run(args: Args) -> Exit {
+fn run(args: Args, mut logging: minmax_bins::logging::Logging) -> Exit {
     raise_descriptor_limit();
+    let (metrics, registry) = Metrics::new();
+    let metrics_listener = match args.metrics.map(minmax_net::metrics::bind).transpose() {
+        Ok(listener) => listener,
+        Err(error) => {
+            error!(
+                "cannot serve metrics on {}: {error}",
+                args.metrics.map(|a| a.to_string()).unwrap_or_default()
+            );
+            return Exit::InvalidArgument;
+        }
+    };
     let settings = Settings {
         bind: SocketAddr::new(args.bind, args.port),
         report: args.report,
@@ -94,8 +139,9 @@ fn run(args: Args) -> Exit {
             idle_timeout: cli::zero_is_never(args.idle_timeout),
             frame_timeout: cli::zero_is_never(args.frame_timeout),
         },
+        output_budget: args.output_budget,
     };
-    let mut event_loop = match EventLoop::bind(&settings) {
+    let mut event_loop = match EventLoop::bind(&settings, metrics.clone()) {
         Ok(event_loop) => event_loop,
         Err(error) => {
             error!("{error}");
@@ -105,24 +151,40 @@ fn run(args: Args) -> Exit {
             };
         }
     };
-    let shutdown = match shutdown_on_signals() {
-        Ok(shutdown) => shutdown,
+    let signals = match watch_signals() {
+        Ok(signals) => signals,
         Err(error) => {
             error!("cannot install the signal handlers: {error}");
             return Exit::Unavailable;
         }
     };
+    if let Some(listener) = metrics_listener {
+        match listener
+            .local_addr()
+            .and_then(|addr| minmax_net::metrics::serve(listener, registry).map(|()| addr))
+        {
+            Ok(addr) => info!("metrics on http://{addr}/metrics"),
+            Err(error) => {
+                error!("cannot serve metrics: {error}");
+                return Exit::Unavailable;
+            }
+        }
+    }
     // Scripts and operators need the real port whatever the log level.
     if tracing::enabled!(tracing::Level::INFO) {
         info!("listening on {}", event_loop.local_addr());
     } else {
-        eprintln!("listening on {}", event_loop.local_addr());
+        let _ = writeln!(std::io::stderr(), "listening on {}", event_loop.local_addr());
     }
-    // Log lines are written once per pass of the loop (see minmax_bins::logging).
-    minmax_bins::logging::flush();
-    event_loop.after_each_pass(minmax_bins::logging::flush);
-    match event_loop.run(shutdown) {
+    event_loop.after_each_pass(move || {
+        let dropped = logging.report_dropped();
+        if dropped > 0 {
+            metrics.log_lines_dropped.inc_by(dropped);
+        }
+    });
+    match event_loop.run(signals) {
         Ok(()) => Exit::Success,
+        // The event loop logged the failure, and what it did about it.
         Err(RunError::Report(_)) => Exit::Unavailable,
         Err(error @ RunError::System(_)) => {
             error!("{error}");
@@ -131,17 +193,22 @@ fn run(args: Args) -> Exit {
     }
 }
 
-/// SIGINT and SIGTERM write a byte to a pipe the event loop watches. SIGXFSZ (a file
-/// size limit reached) is caught so that the write fails with an error the server
-/// reports and fails stop on, instead of killing the process without a word.
-fn shutdown_on_signals() -> std::io::Result<UnixStream> {
-    use signal_hook::consts::{SIGINT, SIGTERM, SIGXFSZ};
-    let (read_end, write_end) = UnixStream::pair()?;
-    write_end.set_nonblocking(true)?;
-    signal_hook::low_level::pipe::register(SIGINT, write_end.try_clone()?)?;
-    signal_hook::low_level::pipe::register(SIGTERM, write_end)?;
+/// SIGINT and SIGTERM write a byte to one pipe the event loop watches, SIGHUP to
+/// another. SIGPIPE is already ignored by Rust's runtime (writes to a closed socket
+/// fail with an error). SIGXFSZ (a file size limit reached) is caught so that the
+/// write fails with an error the server reports and fails stop on, instead of
+/// killing the process without a word.
+fn watch_signals() -> std::io::Result<Signals> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGXFSZ};
+    let (shutdown, shutdown_writer) = UnixStream::pair()?;
+    shutdown_writer.set_nonblocking(true)?;
+    signal_hook::low_level::pipe::register(SIGINT, shutdown_writer.try_clone()?)?;
+    signal_hook::low_level::pipe::register(SIGTERM, shutdown_writer)?;
+    let (reload, reload_writer) = UnixStream::pair()?;
+    reload_writer.set_nonblocking(true)?;
+    signal_hook::low_level::pipe::register(SIGHUP, reload_writer)?;
     signal_hook::flag::register(SIGXFSZ, std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false)))?;
-    Ok(read_end)
+    Ok(Signals { shutdown, reload })
 }
 
 /// A server holds one descriptor per connection: use all the system allows.
