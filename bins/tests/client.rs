@@ -277,10 +277,9 @@ fn sigint_while_waiting_for_input_sends_quit_and_is_exit_4() {
     let mut child = spawn_client(&["interrupted", &port(&server)]);
     child.stdin.as_mut().unwrap().write_all(b"1 2 3\n").unwrap();
     wait_until_active(&server, "interrupted");
-    // SAFETY: kill(2) on our own unreaped child.
-    #[allow(unsafe_code)]
-    let sent = unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
-    assert_eq!(sent, 0);
+    // Our own child, not reaped yet: the pid is its.
+    rustix::process::kill_process(rustix::process::Pid::from_child(&child), common::Signal::INT)
+        .expect("SIGINT reaches the client");
     let status = common::wait_with_timeout(&mut child, TIMEOUT).expect("the client exits");
     let mut stdout = String::new();
     child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();

@@ -128,7 +128,7 @@ fn the_listening_line_is_printed_whatever_the_log_level() {
 #[test]
 fn sigint_stops_an_idle_server_with_exit_0() {
     let server = Server::start(&[]);
-    server.signal(libc::SIGINT);
+    server.signal(common::Signal::INT);
     let (status, log) = server.wait_exit();
     assert_eq!(status.code(), Some(0), "{log}");
 }

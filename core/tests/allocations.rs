@@ -1,4 +1,5 @@
-//! DESIGN: the NUMBER path is allocation-free. A counting global allocator proves that
+//! DESIGN: the NUMBER path is allocation-free. A counting global allocator
+//! (the allocation-counter crate, so that no test needs `unsafe`) proves that
 //! a plain NUMBER with an `i64` value, from frame bytes to encoded reply, allocates
 //! nothing once the connection's buffers exist; the control cases show the counter
 //! does see allocations where they happen.
@@ -7,46 +8,10 @@ use minmax_core::Timestamp;
 use minmax_core::request;
 use minmax_core::{Config, Effect, Int, Server};
 use minmax_core::{Number, Transport};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
-struct CountingAllocator;
-
-thread_local! {
-    // Per thread, so that the test harness's other threads do not disturb the count.
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: every method forwards to `System`, which upholds `GlobalAlloc`'s contract;
-// the only addition is a thread-local counter update, which neither allocates nor
-// touches the memory being managed.
-#[allow(unsafe_code)]
-unsafe impl GlobalAlloc for CountingAllocator {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
-        // SAFETY: same contract as ours, forwarded unchanged.
-        unsafe { System.alloc(layout) }
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated by `System` with `layout` (every allocation goes through `alloc` above).
-        unsafe { System.dealloc(ptr, layout) }
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|count| count.set(count.get() + 1));
-        // SAFETY: forwarded unchanged; `ptr` and `layout` come from `System`.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: CountingAllocator = CountingAllocator;
-
+/// Allocations made by this thread while `work` runs (allocation-counter's global
+/// allocator counts per thread, so the harness's other threads do not disturb it).
 fn allocations_during(work: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.with(Cell::get);
-    work();
-    ALLOCATIONS.with(Cell::get) - before
+    allocation_counter::measure(work).count_total
 }
 
 fn number_frame(value: Number) -> Vec<u8> {

@@ -4,6 +4,7 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub use rustix::process::Signal;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -140,17 +141,17 @@ impl Server {
         self.child.id() as i32
     }
 
-    pub fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) with the pid of our own child, which has not been reaped yet
-        // (the `Child` is still owned), so the pid cannot belong to another process.
-        #[allow(unsafe_code)]
-        let result = unsafe { libc::kill(self.pid(), signal) };
-        assert_eq!(result, 0, "kill({}, {signal}) failed", self.pid());
+    /// Sends `signal` to the server: our own child, not reaped yet (the `Child` is
+    /// still owned), so its pid cannot belong to another process.
+    pub fn signal(&self, signal: Signal) {
+        let pid = rustix::process::Pid::from_child(&self.child);
+        rustix::process::kill_process(pid, signal)
+            .unwrap_or_else(|error| panic!("kill({}, {signal:?}) failed: {error}", self.pid()));
     }
 
     /// SIGTERM, then the exit status and the whole log.
     pub fn terminate(mut self) -> (ExitStatus, String) {
-        self.signal(libc::SIGTERM);
+        self.signal(Signal::TERM);
         let status = wait_with_timeout(&mut self.child, TIMEOUT).expect("the server stops after SIGTERM");
         (status, self.whole_log())
     }
@@ -165,7 +166,7 @@ impl Server {
 
     /// SIGKILL: the server dies without any chance to clean up.
     pub fn kill9(mut self) {
-        self.signal(libc::SIGKILL);
+        self.signal(Signal::KILL);
         let _ = wait_with_timeout(&mut self.child, TIMEOUT);
     }
 
