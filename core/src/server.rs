@@ -30,6 +30,10 @@ pub struct Config {
     /// Close a connection that left a frame half-sent, or its TLS handshake
     /// unfinished, for this long (`--frame-timeout`).
     pub frame_timeout: Option<Duration>,
+    /// Client ids are shared with other servers through a store (§10, `--store`): a
+    /// START claims its id there before it is answered ([`Effect::Claim`]), and every
+    /// session's end releases it ([`Effect::Release`]).
+    pub shared_ids: bool,
 }
 
 impl Default for Config {
@@ -40,8 +44,20 @@ impl Default for Config {
             require_cipher: false,
             idle_timeout: None,
             frame_timeout: Some(Duration::from_secs(10)),
+            shared_ids: false,
         }
     }
+}
+
+/// The store's answer to an [`Effect::Claim`] (§10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The id was free everywhere and is now this connection's.
+    Granted,
+    /// The id is active on another server: `Cliente existente`.
+    Taken,
+    /// The store could not answer (it is gone): the server fails stop.
+    Failed,
 }
 
 /// How a new connection reaches the protocol.
@@ -83,6 +99,11 @@ pub type ConnMap<V> = HashMap<ConnId, V, BuildHasherDefault<ConnIdHasher>>;
 struct Connection {
     decoder: Decoder,
     session: Option<Session>,
+    /// A START whose id is being claimed in the store (§10): its session, until the
+    /// store answers. No request after it is applied before then.
+    claiming: Option<Session>,
+    /// Input that arrived behind a START being claimed, applied once it is answered.
+    stash: Vec<u8>,
     /// The TLS handshake is still running: no frame may come yet.
     handshaking: bool,
     /// The identity of the connection's verified client certificate (§8).
@@ -109,6 +130,8 @@ pub struct Server {
     /// The effects of the call in progress; handed out by [`Effects`], which drains
     /// it and leaves its capacity for the next call.
     effects: Vec<Effect>,
+    /// Claims in flight for connections that are gone: a grant must be released.
+    orphan_claims: ConnMap<Arc<str>>,
     last_conn: u64,
 }
 
@@ -121,6 +144,7 @@ impl Server {
             active_ids: HashSet::new(),
             timers: BTreeSet::new(),
             effects: Vec::new(),
+            orphan_claims: ConnMap::default(),
             last_conn: 0,
         }
     }
@@ -143,6 +167,8 @@ impl Server {
             let conn = Connection {
                 decoder: Decoder::new(self.config.max_frame),
                 session: None,
+                claiming: None,
+                stash: Vec::new(),
                 handshaking,
                 identity: None,
                 last_request: now,
@@ -171,14 +197,78 @@ impl Server {
 
     /// Bytes arrived on `conn`. Every whole frame in them is answered, in order;
     /// input for a connection the server has closed is ignored.
-    pub fn handle_input(&mut self, now: Timestamp, id: ConnId, mut bytes: &[u8]) -> Effects<'_> {
+    ///
+    /// While [`Server::wants_input`] is false for `conn` (a START waits for its claim,
+    /// §10), the bytes are kept and applied once the claim is answered; the caller
+    /// should not read that connection meanwhile, which bounds what is kept to one read.
+    pub fn handle_input(&mut self, now: Timestamp, id: ConnId, bytes: &[u8]) -> Effects<'_> {
+        self.feed(now, id, bytes);
+        self.take_effects()
+    }
+
+    /// Whether `conn` may be read: false while a START on it waits for its claim.
+    pub fn wants_input(&self, id: ConnId) -> bool {
+        self.conns.get(&id).is_some_and(|conn| conn.claiming.is_none())
+    }
+
+    /// The store answered the claim of the START waiting on `conn` (§10): the START is
+    /// answered, and the requests that arrived behind it are applied.
+    pub fn handle_claimed(&mut self, now: Timestamp, id: ConnId, claim: Claim) -> Effects<'_> {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            // The connection went away while its claim was in flight: an id granted
+            // to nobody is given back at once.
+            if let Some(client_id) = self.orphan_claims.remove(&id)
+                && claim == Claim::Granted
+            {
+                self.effects.push(Effect::Release { conn: id, client_id });
+            }
+            return self.take_effects();
+        };
+        let Some(session) = conn.claiming.take() else {
+            return self.take_effects();
+        };
+        match claim {
+            Claim::Granted => {
+                self.effects.push(Effect::Started { conn: id, client_id: Arc::clone(&session.client_id) });
+                conn.session = Some(session);
+                self.effects.push(Effect::Reply { conn: id, response: Response::Ok(Op::Start) });
+            }
+            Claim::Taken | Claim::Failed => {
+                self.active_ids.remove(&session.client_id);
+                let error =
+                    if claim == Claim::Taken { ErrorCode::ClientExists } else { ErrorCode::ServerError };
+                self.effects.push(Effect::Reply { conn: id, response: Response::error(Op::Start, error) });
+                if claim == Claim::Failed {
+                    self.close(id, CloseReason::ReportFailed);
+                    return self.take_effects();
+                }
+            }
+        }
+        let stash = std::mem::take(&mut conn.stash);
+        self.feed(now, id, &stash);
+        // Keep the stash's memory for the next claim on this connection.
+        if let Some(conn) = self.conns.get_mut(&id)
+            && conn.stash.is_empty()
+        {
+            conn.stash = stash;
+            conn.stash.clear();
+        }
+        self.take_effects()
+    }
+
+    /// Applies `bytes` of `id`'s input, pushing the effects.
+    fn feed(&mut self, now: Timestamp, id: ConnId, mut bytes: &[u8]) {
         // Borrow the fields apart, so that a frame borrowed from the connection's
         // decoder can be applied to its session while the effects grow.
         let Server { config, conns, active_ids, effects, .. } = self;
         let Some(conn) = conns.get_mut(&id) else {
-            return self.take_effects();
+            return;
         };
         debug_assert!(!conn.handshaking, "the transport passes no bytes before the handshake ends");
+        if conn.claiming.is_some() {
+            conn.stash.extend_from_slice(bytes);
+            return;
+        }
         let policy = Policy { require_cipher: config.require_cipher, identity: conn.identity.as_deref() };
         let was_partial = conn.decoder.has_partial_frame();
         let mut completed = false;
@@ -186,7 +276,14 @@ impl Server {
             match conn.decoder.decode(&mut bytes) {
                 Decoded::Frame(payload) => {
                     completed = true;
-                    apply_frame(id, payload, &mut conn.session, active_ids, effects, policy);
+                    let slots = (&mut conn.session, &mut conn.claiming);
+                    let claim =
+                        apply_frame(id, payload, slots, active_ids, effects, policy, config.shared_ids);
+                    if claim {
+                        // Nothing behind a START is applied before its claim is answered.
+                        conn.stash.extend_from_slice(bytes);
+                        break None;
+                    }
                 }
                 Decoded::NeedMore => break None,
                 Decoded::TooLong { announced } => break Some(announced),
@@ -196,7 +293,7 @@ impl Server {
             let response = Response::Error { op: OpEcho::Null, error: ErrorCode::InvalidMessage };
             self.effects.push(Effect::Reply { conn: id, response });
             self.close(id, CloseReason::FrameTooLong { announced });
-            return self.take_effects();
+            return;
         }
         if completed {
             conn.last_request = now;
@@ -208,7 +305,6 @@ impl Server {
             (true, _) => Some(now),
         };
         self.schedule(id);
-        self.take_effects()
     }
 
     /// The peer closed `conn`, or it failed: its session is discarded, nothing recorded.
@@ -217,13 +313,13 @@ impl Server {
         self.take_effects()
     }
 
-    /// The row of the STOP last answered on `conn` could not be made durable (§6):
-    /// that STOP's reply is replaced by the server error, and the connection closes,
-    /// because the server fails stop. A failed request changes nothing (§4): the row
-    /// is not in the report, and the client may retry elsewhere.
-    pub fn handle_record_failed(&mut self, id: ConnId) -> Effects<'_> {
-        self.effects
-            .push(Effect::Reply { conn: id, response: Response::error(Op::Stop, ErrorCode::ServerError) });
+    /// The write that the `op` reply of `conn` waited for failed: a STOP's row could
+    /// not be made durable (§6), or, with a store (§10), a QUIT's or STOP's release
+    /// could not be confirmed. That reply becomes the server error, and the
+    /// connection closes, because the server fails stop. A failed request changes
+    /// nothing (§4): the row is not in the report, and the client may retry elsewhere.
+    pub fn handle_write_failed(&mut self, id: ConnId, op: Op) -> Effects<'_> {
+        self.effects.push(Effect::Reply { conn: id, response: Response::error(op, ErrorCode::ServerError) });
         self.close(id, CloseReason::ReportFailed);
         self.take_effects()
     }
@@ -338,37 +434,59 @@ impl Server {
         }
         if let Some(session) = conn.session {
             let session = session.end(&mut self.active_ids, how);
+            let client_id = Arc::clone(&session.client_id);
             self.effects.push(Effect::Ended { conn: id, session });
+            if self.config.shared_ids {
+                self.effects.push(Effect::Release { conn: id, client_id });
+            }
+        }
+        if let Some(session) = conn.claiming {
+            // Answered later by the store; a grant then is released at once.
+            self.active_ids.remove(&session.client_id);
+            self.orphan_claims.insert(id, session.client_id);
         }
     }
 }
 
-/// Answers one frame of `id`, whose session is `session`.
+/// Answers one frame of `id`. True when the frame was a START whose id must first be
+/// claimed in the store (§10): its reply waits for [`Server::handle_claimed`].
 fn apply_frame(
     id: ConnId,
     payload: &[u8],
-    session: &mut Option<Session>,
+    (session, claiming): (&mut Option<Session>, &mut Option<Session>),
     active_ids: &mut HashSet<Arc<str>>,
     effects: &mut Vec<Effect>,
     policy: Policy<'_>,
-) {
+    shared_ids: bool,
+) -> bool {
     let response = match request::parse_request(payload) {
         Err(response) => response,
         Ok(request) => {
             let outcome = session::apply(session, &request, active_ids, policy);
             if let Some(client_id) = outcome.started {
+                if shared_ids {
+                    *claiming = session.take();
+                    effects.push(Effect::Claim { conn: id, client_id });
+                    return true;
+                }
                 effects.push(Effect::Started { conn: id, client_id });
             }
             if let Some(row) = outcome.record {
                 effects.push(Effect::Record { conn: id, row });
             }
             if let Some(session) = outcome.ended {
+                let client_id = Arc::clone(&session.client_id);
                 effects.push(Effect::Ended { conn: id, session });
+                if shared_ids {
+                    // The reply (QUIT's, an empty STOP's) waits for the release.
+                    effects.push(Effect::Release { conn: id, client_id });
+                }
             }
             outcome.reply
         }
     };
     effects.push(Effect::Reply { conn: id, response });
+    false
 }
 
 #[cfg(test)]
@@ -445,7 +563,7 @@ mod tests {
         bytes.extend(frame(r#"{"op": "NUMBER", "number": 1}"#));
         bytes.extend(frame(r#"{"op": "STOP"}"#));
         assert_eq!(input(&mut server, now, conn, &bytes).len(), 5);
-        let effects: Vec<Effect> = server.handle_record_failed(conn).collect();
+        let effects: Vec<Effect> = server.handle_write_failed(conn, Op::Stop).collect();
         assert_eq!(
             effects,
             vec![
@@ -630,5 +748,122 @@ mod tests {
         assert_eq!(server.poll_timeout(), None);
         assert_eq!(server.handle_timeout(start + Duration::from_secs(1_000_000_000)).count(), 0);
         assert_eq!(server.connection_count(), 1);
+    }
+
+    fn shared() -> Server {
+        Server::new(Config { shared_ids: true, ..Config::default() })
+    }
+
+    #[test]
+    fn with_a_store_a_start_waits_for_its_claim_and_the_requests_behind_it_too() {
+        let now = Timestamp::ZERO;
+        let mut server = shared();
+        let conn = connect(&mut server, now);
+        let mut bytes = frame(r#"{"op": "START", "client_id": "anton"}"#);
+        bytes.extend(frame(r#"{"op": "NUMBER", "number": 4}"#));
+        bytes.extend(frame(r#"{"op": "STOP"}"#));
+        let effects = input(&mut server, now, conn, &bytes);
+        assert_eq!(
+            effects,
+            vec![Effect::Claim { conn, client_id: "anton".into() }],
+            "nothing is answered yet"
+        );
+        assert!(!server.wants_input(conn));
+        assert_eq!(server.active_ids().collect::<Vec<_>>(), ["anton"], "taken locally at once");
+        // Input that arrives meanwhile waits too.
+        assert!(input(&mut server, now, conn, &frame(r#"{"op": "QUIT"}"#)).is_empty());
+        let effects: Vec<Effect> = server.handle_claimed(now, conn, Claim::Granted).collect();
+        let row = ReportRow { client_id: "anton".into(), count: 1, min: Int::from(4), max: Int::from(4) };
+        assert_eq!(
+            effects,
+            vec![
+                Effect::Started { conn, client_id: "anton".into() },
+                Effect::Reply { conn, response: Response::Ok(Op::Start) },
+                Effect::Reply { conn, response: Response::Ok(Op::Number) },
+                Effect::Record { conn, row },
+                Effect::Reply {
+                    conn,
+                    response: Response::Stopped {
+                        min: Number::Plain(Int::from(4)),
+                        max: Number::Plain(Int::from(4))
+                    }
+                },
+                Effect::Reply { conn, response: Response::error(Op::Quit, ErrorCode::ClientNotFound) },
+            ]
+        );
+        assert!(server.wants_input(conn));
+    }
+
+    #[test]
+    fn with_a_store_an_id_taken_elsewhere_is_refused_and_freed_here() {
+        let now = Timestamp::ZERO;
+        let mut server = shared();
+        let conn = connect(&mut server, now);
+        let mut bytes = frame(r#"{"op": "START", "client_id": "elsewhere"}"#);
+        bytes.extend(frame(r#"{"op": "NUMBER", "number": 4}"#));
+        assert_eq!(input(&mut server, now, conn, &bytes).len(), 1);
+        let effects: Vec<Effect> = server.handle_claimed(now, conn, Claim::Taken).collect();
+        assert_eq!(
+            replies(effects),
+            vec![
+                Response::error(Op::Start, ErrorCode::ClientExists),
+                Response::error(Op::Number, ErrorCode::ClientNotFound)
+            ]
+        );
+        assert_eq!(server.active_ids().count(), 0);
+    }
+
+    #[test]
+    fn with_a_store_every_end_of_a_session_releases_its_id() {
+        let now = Timestamp::ZERO;
+        let mut server = shared();
+        let conn = connect(&mut server, now);
+        let start = frame(r#"{"op": "START", "client_id": "q"}"#);
+        assert_eq!(input(&mut server, now, conn, &start).len(), 1);
+        assert_eq!(server.handle_claimed(now, conn, Claim::Granted).count(), 2);
+        // QUIT: the release comes before the reply, which waits for it.
+        let effects = input(&mut server, now, conn, &frame(r#"{"op": "QUIT"}"#));
+        assert!(matches!(
+            effects.as_slice(),
+            [Effect::Ended { .. }, Effect::Release { client_id, .. }, Effect::Reply { .. }] if &**client_id == "q"
+        ));
+        // A disconnect releases without a reply.
+        assert_eq!(input(&mut server, now, conn, &start).len(), 1);
+        assert_eq!(server.handle_claimed(now, conn, Claim::Granted).count(), 2);
+        let effects: Vec<Effect> = server.handle_disconnect(conn).collect();
+        assert!(matches!(effects.as_slice(), [Effect::Ended { .. }, Effect::Release { .. }]));
+    }
+
+    #[test]
+    fn with_a_store_a_claim_granted_after_its_connection_left_is_given_back() {
+        let now = Timestamp::ZERO;
+        let mut server = shared();
+        let conn = connect(&mut server, now);
+        assert_eq!(input(&mut server, now, conn, &frame(r#"{"op": "START", "client_id": "gone"}"#)).len(), 1);
+        assert_eq!(server.handle_disconnect(conn).count(), 0, "no session yet, nothing ended");
+        assert_eq!(server.active_ids().count(), 0);
+        let effects: Vec<Effect> = server.handle_claimed(now, conn, Claim::Granted).collect();
+        assert_eq!(effects, vec![Effect::Release { conn, client_id: "gone".into() }]);
+        // A refused one has nothing to give back.
+        let other = connect(&mut server, now);
+        assert_eq!(input(&mut server, now, other, &frame(r#"{"op": "START", "client_id": "x"}"#)).len(), 1);
+        assert_eq!(server.handle_disconnect(other).count(), 0);
+        assert_eq!(server.handle_claimed(now, other, Claim::Taken).count(), 0);
+    }
+
+    #[test]
+    fn with_a_store_a_failed_claim_is_a_server_error() {
+        let now = Timestamp::ZERO;
+        let mut server = shared();
+        let conn = connect(&mut server, now);
+        assert_eq!(input(&mut server, now, conn, &frame(r#"{"op": "START", "client_id": "f"}"#)).len(), 1);
+        let effects: Vec<Effect> = server.handle_claimed(now, conn, Claim::Failed).collect();
+        assert_eq!(
+            effects,
+            vec![
+                Effect::Reply { conn, response: Response::error(Op::Start, ErrorCode::ServerError) },
+                Effect::Close { conn, reason: CloseReason::ReportFailed },
+            ]
+        );
     }
 }

@@ -114,6 +114,7 @@ fn run_pair(
                     Effect::Record { row, .. } => outcome.rows.push(row),
                     Effect::Started { .. } | Effect::Ended { .. } => {}
                     Effect::Close { .. } => panic!("the server closed a well-behaved client"),
+                    Effect::Claim { .. } | Effect::Release { .. } => panic!("a store effect without a store"),
                 }
             }
         }

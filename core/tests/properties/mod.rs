@@ -9,8 +9,8 @@ use arbitrary::{Arbitrary, Unstructured};
 use minmax_core::Timestamp;
 use minmax_core::client::Wants;
 use minmax_core::{
-    Cipher, Client, ClientAction, ClientConfig, ClientEvent, Config, ConnId, Decoded, Decoder, Effect, Int,
-    Number, Server, Transport,
+    Cipher, Claim, Client, ClientAction, ClientConfig, ClientEvent, Config, ConnId, Decoded, Decoder, Effect,
+    Int, Number, Server, Transport,
 };
 use minmax_core::{pyjson, reply, request};
 use serde_json::value::RawValue;
@@ -145,6 +145,11 @@ enum Action {
         identity: Option<u8>,
         stalled: bool,
     },
+    /// With a store (§10): the store answers one of the claims in flight.
+    Answer {
+        claim: u8,
+        outcome: u8,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -177,12 +182,17 @@ enum NumberChoice {
 const IDS: [&str; 5] = ["anton", "jonas", "manel", "Zé", "a,b"];
 
 /// `server_ops`: a sequence of connections, frames (well-formed and not), split
-/// frames, disconnects and timeouts through one `Server`. No panic; the active ids are
-/// exactly those of the sessions the effects started and did not end, each on one
-/// connection; every reply is JSON with `op` and `status`; every row is sane; nothing
-/// happens on a closed connection; no connection buffers more than `MAX_FRAME + 4`.
+/// frames, disconnects and timeouts through one `Server`, with or without a store
+/// whose answers to claims come in any order (§10). No panic; the active ids are
+/// exactly those of the sessions the effects started and did not end, and of the
+/// claims in flight, each on one connection; with a store, the ids granted and not
+/// yet released are exactly those of the sessions, every release is of a granted id
+/// and nothing starts before its claim is granted; every reply is JSON with `op` and
+/// `status`; every row is sane; nothing happens on a closed connection; no
+/// connection buffers more than `MAX_FRAME + 4`.
 pub fn server_ops(data: &[u8]) {
     let mut input = Unstructured::new(data);
+    let shared_ids: bool = input.arbitrary().unwrap_or(false);
     let Ok(actions) = input.arbitrary::<Vec<Action>>() else {
         return;
     };
@@ -193,6 +203,7 @@ pub fn server_ops(data: &[u8]) {
         require_cipher: false,
         idle_timeout: Some(Duration::from_secs(60)),
         frame_timeout: Some(Duration::from_secs(10)),
+        shared_ids,
     };
     let mut server = Server::new(config);
     let mut now = start;
@@ -202,6 +213,12 @@ pub fn server_ops(data: &[u8]) {
     // The key of the last START sent on each connection, for encrypted numbers.
     let mut keys: BTreeMap<ConnId, Vec<u8>> = BTreeMap::new();
     let mut sessions: BTreeMap<ConnId, Arc<str>> = BTreeMap::new();
+    // Claims the store has not answered, in the order they were asked.
+    let mut in_flight: Vec<(ConnId, Arc<str>)> = Vec::new();
+    // Open connections whose START waits for its claim.
+    let mut claiming: BTreeMap<ConnId, Arc<str>> = BTreeMap::new();
+    // Ids the store granted and that were not released yet (a multiset).
+    let mut granted: Vec<Arc<str>> = Vec::new();
     for action in actions.into_iter().take(200) {
         let pick = |conns: &[ConnId], index: u8| {
             (!conns.is_empty()).then(|| conns[usize::from(index) % conns.len()])
@@ -228,7 +245,19 @@ pub fn server_ops(data: &[u8]) {
                 if let Some(conn) = pick(&conns, index) {
                     effects.extend(server.handle_disconnect(conn));
                     conns.retain(|&c| c != conn);
+                    claiming.remove(&conn);
                     closed.insert(conn);
+                }
+            }
+            Action::Answer { claim, outcome } => {
+                if !in_flight.is_empty() {
+                    let (conn, client_id) = in_flight.remove(usize::from(claim) % in_flight.len());
+                    let outcome = [Claim::Granted, Claim::Taken, Claim::Failed][usize::from(outcome) % 3];
+                    if outcome == Claim::Granted {
+                        granted.push(client_id);
+                    }
+                    claiming.remove(&conn);
+                    effects.extend(server.handle_claimed(now, conn, outcome));
                 }
             }
             Action::Advance(seconds) => {
@@ -266,6 +295,25 @@ pub fn server_ops(data: &[u8]) {
                 Effect::Record { conn, row } => {
                     assert!(row.count >= 1 && row.min <= row.max, "{row:?}");
                     assert_eq!(sessions.remove(&conn).as_deref(), Some(&*row.client_id));
+                    if shared_ids {
+                        // The row's transaction releases its id.
+                        let held = granted.iter().position(|id| *id == row.client_id);
+                        granted.remove(held.expect("a recorded id was granted"));
+                    }
+                }
+                Effect::Claim { conn, client_id } => {
+                    assert!(shared_ids, "a claim without a store");
+                    assert!(!closed.contains(&conn));
+                    assert!(
+                        claiming.insert(conn, Arc::clone(&client_id)).is_none(),
+                        "two claims on one connection"
+                    );
+                    in_flight.push((conn, client_id));
+                }
+                Effect::Release { client_id, .. } => {
+                    assert!(shared_ids, "a release without a store");
+                    let held = granted.iter().position(|id| *id == client_id);
+                    granted.remove(held.expect("only a granted id is released"));
                 }
                 Effect::Ended { conn, session } => {
                     assert_eq!(sessions.remove(&conn).as_deref(), Some(&*session.client_id));
@@ -277,14 +325,22 @@ pub fn server_ops(data: &[u8]) {
                 Effect::Close { conn, .. } => {
                     assert!(!sessions.contains_key(&conn), "a closed connection kept its session");
                     conns.retain(|&c| c != conn);
+                    claiming.remove(&conn);
                     closed.insert(conn);
                 }
             }
         }
-        let expected: BTreeSet<&str> = sessions.values().map(|id| &**id).collect();
-        assert_eq!(expected.len(), sessions.len(), "one id active on two connections");
+        let expected: BTreeSet<&str> = sessions.values().chain(claiming.values()).map(|id| &**id).collect();
+        assert_eq!(expected.len(), sessions.len() + claiming.len(), "one id active on two connections");
         let active: BTreeSet<&str> = server.active_ids().collect();
         assert_eq!(active, expected);
+        if shared_ids {
+            let mut held: Vec<&str> = granted.iter().map(|id| &**id).collect();
+            let mut started: Vec<&str> = sessions.values().map(|id| &**id).collect();
+            held.sort_unstable();
+            started.sort_unstable();
+            assert_eq!(held, started, "the ids held in the store are those of the sessions");
+        }
         for conn in &conns {
             assert!(server.buffered_capacity(*conn).is_some_and(|held| held <= MAX_FRAME as usize + 4));
         }
