@@ -24,10 +24,12 @@ use crate::metrics::Metrics;
 use crate::rate_limit::RateLimited;
 use crate::registered::Registered;
 use crate::report::{ReportError, ReportFailure, ReportFile, ReportWriter};
+use crate::store::{Store, StoreError, StoreFailure};
 use minmax_core::report::Inspection;
 use minmax_core::server::ConnIdHasher;
 use minmax_core::{
-    CloseReason, Config, Effect, Effects, ErrorCode, Int, Response, Server, Timestamp, Transport,
+    Claim, CloseReason, Config, ConnId, Effect, Effects, ErrorCode, Int, ReportRow, Response, Server,
+    Timestamp, Transport,
 };
 use polling::{Event, Events, PollMode, Poller};
 use std::collections::{HashMap, VecDeque};
@@ -98,6 +100,9 @@ pub struct Settings {
     /// The most reply bytes that may wait for slow readers, summed over every
     /// connection (§7); past it, connections are not read until their peers read.
     pub output_budget: usize,
+    /// Keep the active ids and the report in this PostgreSQL store instead of
+    /// memory and the report file (§10); `protocol.shared_ids` must be set with it.
+    pub store: Option<postgres::Config>,
 }
 
 /// Why the server could not start.
@@ -112,6 +117,8 @@ pub enum StartError {
     },
     /// The report cannot be used.
     Report(ReportError),
+    /// The store cannot be reached or used (§10).
+    Store(StoreError),
     /// The system refused a resource (the poller, a thread).
     System(io::Error),
 }
@@ -135,6 +142,7 @@ impl std::fmt::Display for StartError {
                 write!(f, "cannot listen on {addr}: {source}{hint}")
             }
             StartError::Report(error) => error.fmt(f),
+            StartError::Store(error) => error.fmt(f),
             StartError::System(error) => write!(f, "cannot start: {error}"),
         }
     }
@@ -145,6 +153,7 @@ impl std::error::Error for StartError {
         match self {
             StartError::Bind { source, .. } | StartError::System(source) => Some(source),
             StartError::Report(error) => Some(error),
+            StartError::Store(error) => Some(error),
         }
     }
 }
@@ -154,6 +163,8 @@ impl std::error::Error for StartError {
 pub enum RunError {
     /// Writing or syncing the report failed: the server failed stop (§6).
     Report(ReportFailure),
+    /// The store was lost: the server failed stop (§10).
+    Store(StoreFailure),
     /// The poller failed.
     System(io::Error),
 }
@@ -162,6 +173,7 @@ impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RunError::Report(failure) => failure.fmt(f),
+            RunError::Store(failure) => failure.fmt(f),
             RunError::System(error) => write!(f, "the event loop failed: {error}"),
         }
     }
@@ -171,6 +183,7 @@ impl std::error::Error for RunError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             RunError::Report(failure) => Some(failure),
+            RunError::Store(failure) => Some(failure),
             RunError::System(error) => Some(error),
         }
     }
@@ -208,7 +221,7 @@ struct Io {
     local_addr: SocketAddr,
     signals: Option<(Registered<UnixStream>, Registered<UnixStream>)>,
     conns: Conns,
-    writer: ReportWriter,
+    backend: Backend,
     /// Held STOP replies by row sequence number (increasing), with their connection.
     waiting: VecDeque<(u64, usize)>,
     /// Connections whose output or interest may have changed this pass.
@@ -222,6 +235,79 @@ struct Io {
     origin: Instant,
     /// Called at the end of every pass, before the loop waits again.
     after_pass: Option<Box<dyn FnMut()>>,
+}
+
+/// Where rows go, and, with a store, where ids are claimed (§6, §10). Both hold
+/// replies behind sequence numbers that become durable in order.
+enum Backend {
+    /// report.csv and its writer thread.
+    File(ReportWriter),
+    /// PostgreSQL and its store thread.
+    Store(Store),
+}
+
+impl Backend {
+    fn queue(&mut self, row: ReportRow) -> u64 {
+        match self {
+            Backend::File(writer) => writer.queue(row),
+            Backend::Store(store) => store.queue(row),
+        }
+    }
+
+    /// The sequence number a held reply waits for, if a store must release the id.
+    fn release(&mut self, client_id: Arc<str>) -> Option<u64> {
+        match self {
+            Backend::File(_) => None,
+            Backend::Store(store) => Some(store.release(client_id)),
+        }
+    }
+
+    fn claim(&mut self, conn: ConnId, client_id: Arc<str>) {
+        if let Backend::Store(store) = self {
+            store.claim(conn, client_id);
+        }
+    }
+
+    fn answers(&self) -> Vec<(ConnId, Claim)> {
+        match self {
+            Backend::File(_) => Vec::new(),
+            Backend::Store(store) => store.answers(),
+        }
+    }
+
+    fn commit(&mut self) {
+        match self {
+            Backend::File(writer) => writer.commit(),
+            Backend::Store(store) => store.commit(),
+        }
+    }
+
+    fn durable(&self) -> u64 {
+        match self {
+            Backend::File(writer) => writer.durable(),
+            Backend::Store(store) => store.durable(),
+        }
+    }
+
+    fn has_failed(&self) -> bool {
+        match self {
+            Backend::File(writer) => writer.has_failed(),
+            Backend::Store(store) => store.has_failed(),
+        }
+    }
+
+    fn recheck(&self) {
+        if let Backend::File(writer) = self {
+            writer.recheck();
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), RunError> {
+        match self {
+            Backend::File(writer) => writer.finish().map_err(RunError::Report),
+            Backend::Store(store) => store.finish().map_err(RunError::Store),
+        }
+    }
 }
 
 /// The output budget (§7): reply bytes waiting over every connection.
@@ -247,21 +333,33 @@ impl EventLoop {
         // Bound first: a bad address or a port in use must not leave a report behind.
         let listener =
             listen(settings.bind).map_err(|source| StartError::Bind { addr: settings.bind, source })?;
-        let (report, inspection) = ReportFile::open(&settings.report).map_err(StartError::Report)?;
-        log_inspection(&report, &inspection);
         let local_addr = listener.local_addr().map_err(StartError::System)?;
         let poller = Arc::new(Poller::new().map_err(StartError::System)?);
+        let backend = match &settings.store {
+            Some(config) => {
+                let store =
+                    Store::start(config, Arc::clone(&poller), metrics.clone()).map_err(StartError::Store)?;
+                metrics.store_connects.inc();
+                info!("keeping client ids and the report in the store");
+                Backend::Store(store)
+            }
+            None => {
+                let (report, inspection) = ReportFile::open(&settings.report).map_err(StartError::Report)?;
+                log_inspection(&report, &inspection);
+                let writer = ReportWriter::start(report, Arc::clone(&poller), metrics.clone())
+                    .map_err(StartError::System)?;
+                Backend::File(writer)
+            }
+        };
         let listener = Registered::new(&poller, listener, Event::readable(LISTENER_KEY), PollMode::Level)
             .map_err(StartError::System)?;
-        let writer =
-            ReportWriter::start(report, Arc::clone(&poller), metrics.clone()).map_err(StartError::System)?;
         let io = Io {
             poller,
             listener: Some(listener),
             local_addr,
             signals: None,
             conns: Conns::default(),
-            writer,
+            backend,
             waiting: VecDeque::new(),
             touched: Vec::new(),
             read_buffer: vec![0; READ_BUFFER].into_boxed_slice(),
@@ -315,21 +413,24 @@ impl EventLoop {
                     SHUTDOWN_KEY => stop |= self.io.drain_signal(SHUTDOWN_KEY),
                     RELOAD_KEY => {
                         if self.io.drain_signal(RELOAD_KEY) {
-                            self.io.writer.recheck();
+                            self.io.backend.recheck();
                         }
                     }
                     key => self.on_conn_event(now, key, event),
                 }
+            }
+            for (conn, claim) in self.io.backend.answers() {
+                self.io.carry_out(now, self.machine.handle_claimed(now, conn, claim));
             }
             if self.io.accept_paused_until.is_some_and(|until| until <= now) {
                 self.io.resume_accepting();
             }
             self.io.carry_out(now, self.machine.handle_timeout(now));
             self.io.logs.flush_overdue(now);
-            if self.io.writer.has_failed() {
+            if self.io.backend.has_failed() {
                 return self.fail_stop();
             }
-            self.io.writer.commit();
+            self.io.backend.commit();
             self.io.release_durable();
             self.send_touched()?;
             self.io.end_pass();
@@ -409,7 +510,7 @@ impl EventLoop {
             return;
         }
         let allowance = io.budget.read_allowance(conn.pending_output());
-        if allowance == 0 {
+        if allowance == 0 || !machine.wants_input(conn.id) {
             // Re-armed without read interest at the end of the pass.
             return;
         }
@@ -465,7 +566,8 @@ impl EventLoop {
                 continue;
             }
             let pending = conn.pending_output();
-            let readable = io.budget.read_allowance(pending) > 0;
+            // A START waiting for its claim (§10) holds the requests behind it.
+            let readable = io.budget.read_allowance(pending) > 0 && machine.wants_input(conn.id);
             let was_readable = conn.rearm(readable)?;
             if !readable && !conn.closing {
                 if Budget::own_allowance(pending) > 0 {
@@ -495,8 +597,8 @@ impl EventLoop {
         for conn in self.io.conns.values_mut() {
             conn.closing = true;
         }
-        self.io.writer.commit();
-        if let Err(failure) = self.io.writer.finish() {
+        self.io.backend.commit();
+        if let Err(failure) = self.io.backend.finish() {
             return self.fail_stop_with(failure);
         }
         self.io.release_durable();
@@ -505,20 +607,20 @@ impl EventLoop {
         Ok(())
     }
 
-    /// The report failed (§6): see [`EventLoop::fail_stop_with`].
+    /// The report or the store failed (§6, §10): see [`EventLoop::fail_stop_with`].
     fn fail_stop(mut self) -> Result<(), RunError> {
-        match self.io.writer.finish() {
+        match self.io.backend.finish() {
             Err(failure) => self.fail_stop_with(failure),
             // `has_failed` said otherwise; nothing is lost by stopping cleanly.
             Ok(()) => self.shut_down(),
         }
     }
 
-    /// Every STOP waiting on the report is answered as core decides (`Erro do
-    /// servidor`), every connection closes, and the server stops.
-    fn fail_stop_with(mut self, failure: ReportFailure) -> Result<(), RunError> {
+    /// Every request waiting on the report or the store is answered as core decides
+    /// (`Erro do servidor`), every connection closes, and the server stops.
+    fn fail_stop_with(mut self, failure: RunError) -> Result<(), RunError> {
         error!(
-            "{failure}; failing stop: waiting STOPs are answered {}, every connection is closed",
+            "{failure}; failing stop: waiting requests are answered {}, every connection is closed",
             ErrorCode::ServerError
         );
         // Rows made durable before the failure keep their successful replies.
@@ -531,17 +633,20 @@ impl EventLoop {
                 continue;
             };
             let before = conn.pending_output();
-            let stop_waited = conn.drop_held();
+            let waited = conn.drop_held();
             self.io.budget.used -= before - conn.pending_output();
             let id = conn.id;
             conn.closing = true;
-            if stop_waited {
-                self.io.carry_out(now, self.machine.handle_record_failed(id));
+            if let Some(op) = waited {
+                self.io.carry_out(now, self.machine.handle_write_failed(id, op));
+            } else if !self.machine.wants_input(id) {
+                // A START whose claim the lost store will never answer.
+                self.io.carry_out(now, self.machine.handle_claimed(now, id, Claim::Failed));
             }
         }
         self.io.carry_out(now, self.machine.handle_shutdown());
         self.drain();
-        Err(RunError::Report(failure))
+        Err(failure)
     }
 
     /// Sends the last replies for up to `DRAIN_TIME`, then closes everything.
@@ -619,8 +724,21 @@ impl Io {
                         "session stopped; recording"
                     );
                     self.metrics.count_session_end(None);
-                    let seq = self.writer.queue(row);
+                    let seq = self.backend.queue(row);
                     if let Some(target) = self.conns.get_mut(&key_of(conn)) {
+                        target.hold_next_for(seq);
+                        self.waiting.push_back((seq, key_of(conn)));
+                    }
+                }
+                Effect::Claim { conn, client_id } => {
+                    debug!(client_id = &*client_id, conn = %conn, "claiming the id in the store");
+                    self.backend.claim(conn, client_id);
+                }
+                Effect::Release { conn, client_id } => {
+                    if let Some(seq) = self.backend.release(client_id)
+                        && let Some(target) = self.conns.get_mut(&key_of(conn))
+                    {
+                        // A QUIT's reply waits until the id is free everywhere.
                         target.hold_next_for(seq);
                         self.waiting.push_back((seq, key_of(conn)));
                     }
@@ -655,7 +773,7 @@ impl Io {
     }
 
     fn release_durable(&mut self) {
-        let durable = self.writer.durable();
+        let durable = self.backend.durable();
         while let Some(&(seq, key)) = self.waiting.front() {
             if seq > durable {
                 break;

@@ -10,8 +10,9 @@
 //! durability holds and interest; [`report`] report.csv, followed by its path, and
 //! its group-commit writer; [`metrics`] the Prometheus endpoint; [`rate_limit`] log
 //! lines of lasting conditions; [`registered`] the one `unsafe` block, a source
-//! registered with a poller; [`client`] the client's transport; [`nonblocking`]
-//! loops over nonblocking sockets.
+//! registered with a poller; [`store`] ids and the report in PostgreSQL for several
+//! servers; [`client`] the client's transport; [`nonblocking`] loops over
+//! nonblocking sockets.
 #![warn(missing_docs)]
 
 pub mod client;
@@ -22,6 +23,7 @@ pub mod nonblocking;
 pub mod rate_limit;
 pub mod registered;
 pub mod report;
+pub mod store;
 
 pub use event_loop::{EventLoop, RunError, Settings, Signals, StartError};
 pub use metrics::Metrics;
