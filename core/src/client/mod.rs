@@ -1,31 +1,72 @@
-//! The client's whole behaviour (PROTOCOL §7) without I/O: what to send for each line
-//! of input, how to read each reply, what to print and when to exit.
+//! The client's whole behaviour (PROTOCOL §7) without I/O: when to give up
+//! connecting, what to send for each word of input, how to read each reply, when a
+//! reply is overdue, what to print and which exit status to end with.
 //!
-//! The driver connects, then loops: it asks [`Client::wants`] whether to read a line
-//! or a reply, feeds that in with [`Client::step`], and carries out the returned
-//! [`ClientAction`]s in order until one is [`ClientAction::Exit`].
+//! # The client's run loop
+//!
+//! An I/O layer (`minmax_net::client`) drives one [`Client`]:
+//!
+//! 1. **Start**: [`Client::new`] with the clock's reading; the connect limit
+//!    ([`CONNECT_TIMEOUT`]) runs from here, name resolution included.
+//! 2. **Connect**: resolve [`ClientConfig::host`] and report [`ClientEvent::Resolved`],
+//!    then connect and report [`ClientEvent::Connected`] (or
+//!    [`ClientEvent::ConnectFailed`] with the reason).
+//! 3. **Feed** what [`Client::wants`]: input in chunks of any size while it wants
+//!    [`Wants::Input`] (and not before: this is what bounds memory), reply frames as
+//!    they arrive, [`ClientEvent::Interrupt`] for Ctrl-C or SIGTERM at any time.
+//! 4. **Wait** no later than [`Client::poll_timeout`]; then [`Client::handle_timeout`].
+//! 5. **Carry out** every [`ClientAction`] in order. A send or a print that fails is
+//!    itself an event ([`ClientEvent::ConnectionLost`], [`ClientEvent::OutputFailed`]).
+//! 6. **Exit** once [`Client::exit_status`] says with which status.
+
+mod input;
+mod output;
+#[cfg(test)]
+mod tests;
+
+pub use input::MAX_TOKEN_CHARS;
+pub use output::{HELP, PROMPT, failure_json};
 
 use crate::cipher::{self, Cipher};
 use crate::exit::Exit;
-use crate::int::{Int, IntError};
+use crate::int::Int;
 use crate::message::{ErrorCode, Number, Op};
-use crate::pyjson;
 use crate::reply;
 use crate::request;
+use crate::time::Timestamp;
+use input::{Lexeme, Lexer, Token};
+use output::{JsonObject, Sent};
 use std::collections::VecDeque;
+use std::time::Duration;
+
+/// How long resolving the server's name and connecting may take together (§7).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long the server may take to answer any request (§7).
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The largest reply frame a client accepts: far above any real reply (the longest,
+/// a STOP with two 4 300-digit numbers, is under 9 KiB), far below what would hurt.
+pub const MAX_REPLY_FRAME: u32 = 16 << 20;
 
 /// How a client runs.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     /// The client id (already checked with [`request::check_client_id`]).
     pub client_id: String,
+    /// The server's host as given: a DNS name or an IP address (for messages).
+    pub host: String,
+    /// The server's port.
+    pub port: u16,
     /// The AES key of an encrypted session (`--encrypt`), drawn by the caller from the
     /// operating system's random source.
     pub key: Option<[u8; 16]>,
-    /// Standard input is a terminal: prompt, and explain invalid tokens instead of quitting.
+    /// Standard input is a terminal: prompt, and explain invalid words instead of quitting.
     pub interactive: bool,
-    /// Print the result as one JSON object (`--json`).
+    /// Print the outcome as one JSON object, whatever it is (`--json`).
     pub json: bool,
+    /// Print only the count, min and max, not every number sent (`--quiet`).
+    pub quiet: bool,
     /// Columns to wrap the list of numbers to.
     pub width: usize,
 }
@@ -33,18 +74,37 @@ pub struct ClientConfig {
 /// Something that happened to the client.
 #[derive(Debug, Clone, Copy)]
 pub enum ClientEvent<'a> {
+    /// The server's name resolved: connecting to its addresses now.
+    Resolved,
+    /// No connection could be made.
+    ConnectFailed(ConnectFailure<'a>),
     /// The connection to the server is open.
     Connected,
-    /// A line of input, without its line end.
-    Line(&'a str),
+    /// A chunk of standard input: any number of bytes, lines or parts of a line.
+    Input(&'a [u8]),
     /// The end of the input.
     EndOfInput,
+    /// Reading the input failed; the text says how.
+    InputFailed(&'a str),
     /// Ctrl-C or SIGTERM.
     Interrupt,
     /// The payload of a reply frame.
     Reply(&'a [u8]),
-    /// The connection broke, or the server stopped answering; the text says how.
+    /// The connection broke; the text says how.
     ConnectionLost(&'a str),
+    /// Writing to standard output failed; the text says how.
+    OutputFailed(&'a str),
+}
+
+/// Why no connection could be made; each text is the system's own words.
+#[derive(Debug, Clone, Copy)]
+pub enum ConnectFailure<'a> {
+    /// The name does not exist (`EAI_NONAME`): an invalid argument.
+    NoSuchHost(&'a str),
+    /// The name service failed for now (`EAI_AGAIN`, no name server reachable).
+    NameServiceFailed(&'a str),
+    /// Every address of the server refused or failed; the text lists them.
+    Unreachable(&'a str),
 }
 
 /// Something the driver must do, in order.
@@ -52,41 +112,37 @@ pub enum ClientEvent<'a> {
 pub enum ClientAction {
     /// Send these bytes: one whole frame.
     Send(Vec<u8>),
-    /// Write this text to standard output.
+    /// Write this text to standard output: the result. If that fails, tell the
+    /// client with [`ClientEvent::OutputFailed`].
     Print(String),
-    /// Write this text to standard error.
+    /// Write this message to standard error, after the program's name.
     Warn(String),
-    /// Show the input prompt.
+    /// Write this text for the person at the terminal (the help) to standard error,
+    /// as it is.
+    Tell(String),
+    /// Show the input prompt ([`PROMPT`]).
     Prompt,
-    /// Close the connection and exit with this status.
-    Exit(Exit),
+    /// The prompt's line was left unfinished (Ctrl-C or Ctrl-D at the prompt): end
+    /// it, so that what follows starts on a line of its own.
+    EndPromptLine,
 }
 
 /// What the client needs next.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wants {
-    /// The connection ([`ClientEvent::Connected`]).
+    /// The connection ([`ClientEvent::Resolved`], then [`ClientEvent::Connected`]).
     Connection,
-    /// A line of input, or the end of the input.
+    /// Input, or the end of the input.
     Input,
     /// The reply to the request in flight.
     Reply,
-    /// Nothing: the client has exited.
+    /// Nothing: the client has exited ([`Client::exit_status`]).
     Done,
-}
-
-/// The prompt shown on a terminal.
-pub const PROMPT: &str = "number(s), stop or quit> ";
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Token {
-    Number(Int),
-    Stop,
-    Quit,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
+    Resolving,
     Connecting,
     AwaitStart,
     Ready,
@@ -105,39 +161,67 @@ pub struct Client {
     config: ClientConfig,
     cipher: Option<Cipher>,
     state: State,
-    /// Tokens of lines already read and checked, still to be sent.
+    /// When the connection or the reply in flight is overdue.
+    deadline: Option<Timestamp>,
+    lexer: Lexer,
+    /// Input received but not yet read: at most one chunk, since input is only
+    /// wanted once this is used up.
+    unread: Vec<u8>,
+    unread_from: usize,
+    /// On a terminal, the current line's tokens: a line is checked whole before any
+    /// of it is sent (a terminal's line is bounded by its line discipline).
+    line_tokens: Vec<Token>,
+    /// On a terminal, the current line held an invalid word: the rest is ignored.
+    skip_line: bool,
+    /// Tokens read and checked, still to be sent.
     queued: VecDeque<Token>,
-    /// Every number the server accepted, in order.
-    sent: Vec<Int>,
+    sent: Sent,
     /// The number in flight.
     in_flight: Option<Int>,
     lines_read: u64,
     input_ended: bool,
     /// Ctrl-C arrived while a request was in flight: quit once it is answered.
     interrupted: bool,
+    /// The prompt was shown and its line not ended yet.
+    prompt_open: bool,
+    /// Why the client is quitting, when it is not the user's choice.
+    quit_reason: Option<String>,
+    output_failed: bool,
+    exit: Option<Exit>,
 }
 
 impl Client {
-    /// A client about to connect.
-    pub fn new(config: ClientConfig) -> Client {
-        let cipher = config.key.and_then(|key| Cipher::from_key(&key).ok());
+    /// A client about to resolve the server's name and connect, at `now`.
+    pub fn new(config: ClientConfig, now: Timestamp) -> Client {
+        let cipher = config.key.as_ref().map(Cipher::from_key_128);
+        let sent = Sent::new(!config.quiet);
         Client {
             config,
             cipher,
-            state: State::Connecting,
+            state: State::Resolving,
+            deadline: now.checked_add(CONNECT_TIMEOUT),
+            lexer: Lexer::default(),
+            unread: Vec::new(),
+            unread_from: 0,
+            line_tokens: Vec::new(),
+            skip_line: false,
             queued: VecDeque::new(),
-            sent: Vec::new(),
+            sent,
             in_flight: None,
             lines_read: 0,
             input_ended: false,
             interrupted: false,
+            prompt_open: false,
+            quit_reason: None,
+            output_failed: false,
+            exit: None,
         }
     }
 
     /// What the client needs next.
     pub fn wants(&self) -> Wants {
         match self.state {
-            State::Connecting => Wants::Connection,
+            State::Resolving | State::Connecting => Wants::Connection,
             State::Ready => Wants::Input,
             State::AwaitStart | State::AwaitNumber | State::AwaitStop | State::AwaitQuit { .. } => {
                 Wants::Reply
@@ -146,63 +230,131 @@ impl Client {
         }
     }
 
-    /// How many numbers the server has accepted so far (for a progress line).
-    pub fn numbers_sent(&self) -> usize {
-        self.sent.len()
+    /// The exit status, once the client has exited.
+    pub fn exit_status(&self) -> Option<Exit> {
+        self.exit
     }
 
-    /// Applies one event and returns what to do.
-    pub fn step(&mut self, event: ClientEvent<'_>) -> Vec<ClientAction> {
+    /// How many numbers the server has accepted so far (for a progress line).
+    pub fn numbers_sent(&self) -> u64 {
+        self.sent.count
+    }
+
+    /// When [`Client::handle_timeout`] must be called next, if ever: the connect
+    /// limit while connecting, the reply limit while a request is in flight.
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.deadline
+    }
+
+    /// Applies the clock: gives up on a connection or a reply that is overdue.
+    pub fn handle_timeout(&mut self, now: Timestamp) -> Vec<ClientAction> {
+        let mut actions = Vec::new();
+        if self.deadline.is_none_or(|deadline| now < deadline) {
+            return actions;
+        }
+        let seconds = |limit: Duration| limit.as_secs();
+        match self.state {
+            State::Resolving => {
+                let message = format!(
+                    "the name service did not resolve host {:?} within {} s: a temporary failure; \
+                     try again later, or give the server's IP address",
+                    self.config.host,
+                    seconds(CONNECT_TIMEOUT)
+                );
+                self.fail(&mut actions, Exit::Unavailable, message);
+            }
+            State::Connecting => {
+                let message = format!(
+                    "cannot reach the server at {}: no answer within {} s (is minmax-server running there?)",
+                    self.target(),
+                    seconds(CONNECT_TIMEOUT)
+                );
+                self.fail(&mut actions, Exit::Unavailable, message);
+            }
+            State::AwaitStart | State::AwaitNumber | State::AwaitStop | State::AwaitQuit { .. } => {
+                let op = self.request_in_flight().unwrap_or(Op::Quit);
+                let message = format!(
+                    "the server did not answer {op} within {} s: expected a reply to every request",
+                    seconds(REPLY_TIMEOUT)
+                );
+                self.fail(&mut actions, Exit::Unavailable, message);
+            }
+            State::Ready | State::Done => self.deadline = None,
+        }
+        actions
+    }
+
+    /// Applies one event at `now` and returns what to do.
+    pub fn step(&mut self, now: Timestamp, event: ClientEvent<'_>) -> Vec<ClientAction> {
         let mut actions = Vec::new();
         match (self.state, event) {
+            (_, ClientEvent::OutputFailed(how)) => self.output_failed(&mut actions, how),
             (State::Done, _) => {}
+            (State::Resolving, ClientEvent::Resolved) => self.state = State::Connecting,
+            (State::Resolving | State::Connecting, ClientEvent::ConnectFailed(failure)) => {
+                self.connect_failed(&mut actions, failure)
+            }
             (State::Connecting, ClientEvent::Connected) => {
                 let mut frame = Vec::new();
                 let key = self.config.key.map(|key| cipher::key_to_base64(&key));
                 request::encode_start(&mut frame, &self.config.client_id, key.as_deref());
-                actions.push(ClientAction::Send(frame));
-                self.state = State::AwaitStart;
+                self.send(now, &mut actions, frame, State::AwaitStart);
             }
-            (State::Connecting, ClientEvent::Interrupt) => {
-                actions.push(ClientAction::Warn("interrupted before the session was opened".into()));
-                self.exit(&mut actions, Exit::Quit);
+            (State::Resolving | State::Connecting, ClientEvent::Interrupt) => {
+                let reason = "interrupted before the session was opened";
+                self.quit_early(&mut actions, reason, "no session was opened");
             }
             (_, ClientEvent::ConnectionLost(how)) => {
                 let during = self.request_in_flight().map_or_else(
                     || "the connection to the server broke".to_string(),
                     |op| format!("the connection broke while waiting for the reply to {op}"),
                 );
-                actions.push(ClientAction::Warn(format!("{during}: {how}")));
-                self.exit(&mut actions, Exit::Unavailable);
+                self.fail(&mut actions, Exit::Unavailable, format!("{during}: {how}"));
             }
-            (State::Ready, ClientEvent::Line(line)) => self.read_line(line, &mut actions),
+            (State::Ready, ClientEvent::Input(bytes)) => {
+                // On a terminal a chunk is what was typed: its line end is echoed.
+                if bytes.contains(&b'\n') {
+                    self.prompt_open = false;
+                }
+                self.unread.clear();
+                self.unread.extend_from_slice(bytes);
+                self.unread_from = 0;
+                self.advance(now, &mut actions);
+            }
             (State::Ready, ClientEvent::EndOfInput) => {
                 self.input_ended = true;
-                self.advance(&mut actions);
+                self.advance(now, &mut actions);
             }
-            (State::Ready, ClientEvent::Interrupt) => self.send_quit(&mut actions, Exit::Quit),
+            (State::Ready, ClientEvent::InputFailed(how)) => {
+                self.warn(
+                    &mut actions,
+                    format!("reading standard input failed ({how}); treating it as the end of the input"),
+                );
+                self.input_ended = true;
+                self.advance(now, &mut actions);
+            }
+            (State::Ready, ClientEvent::Interrupt) => self.send_quit(now, &mut actions, Exit::Quit),
             (State::AwaitQuit { .. }, ClientEvent::Interrupt) => {
-                actions
-                    .push(ClientAction::Warn("interrupted again: not waiting for the reply to QUIT".into()));
-                self.exit(&mut actions, Exit::Quit);
+                let reason = "interrupted again: not waiting for the reply to QUIT";
+                self.quit_early(&mut actions, reason, "QUIT was sent; its reply was not awaited");
             }
             (_, ClientEvent::Interrupt) if self.interrupted => {
-                actions.push(ClientAction::Warn("interrupted again: leaving without waiting".into()));
-                self.exit(&mut actions, Exit::Quit);
+                let reason = "interrupted again: leaving without waiting";
+                let outcome = "the connection was closed, so the server discards the session";
+                self.quit_early(&mut actions, reason, outcome);
             }
             (_, ClientEvent::Interrupt) => self.interrupted = true,
             (_, ClientEvent::Reply(payload)) if self.wants() == Wants::Reply => {
-                self.read_reply(payload, &mut actions)
+                self.read_reply(now, &mut actions, payload)
             }
             (_, ClientEvent::Reply(_)) => {
-                actions.push(ClientAction::Warn("the server sent a reply to no request".into()));
-                self.exit(&mut actions, Exit::Unavailable);
+                let message = "the server sent a reply to no request".to_string();
+                self.fail(&mut actions, Exit::Unavailable, message);
             }
             (state, event) => {
                 // A driver bug, not a peer's: report it rather than panic.
-                actions
-                    .push(ClientAction::Warn(format!("internal error: event {event:?} in state {state:?}")));
-                self.exit(&mut actions, Exit::Unavailable);
+                let message = format!("internal error: event {event:?} in state {state:?}");
+                self.fail(&mut actions, Exit::Unavailable, message);
             }
         }
         actions
@@ -218,122 +370,229 @@ impl Client {
         }
     }
 
-    fn exit(&mut self, actions: &mut Vec<ClientAction>, status: Exit) {
+    /// `host:port`, an IPv6 address in brackets.
+    fn target(&self) -> String {
+        let host = &self.config.host;
+        if host.contains(':') && !host.starts_with('[') {
+            format!("[{host}]:{}", self.config.port)
+        } else {
+            format!("{host}:{}", self.config.port)
+        }
+    }
+
+    fn connect_failed(&mut self, actions: &mut Vec<ClientAction>, failure: ConnectFailure<'_>) {
+        let host = &self.config.host;
+        let (exit, message) = match failure {
+            ConnectFailure::NoSuchHost(how) => (
+                Exit::InvalidArgument,
+                format!(
+                    "host {host:?} does not exist ({how}): expected a DNS name or IP address of the server"
+                ),
+            ),
+            ConnectFailure::NameServiceFailed(how) => (
+                Exit::Unavailable,
+                format!(
+                    "cannot resolve host {host:?} now ({how}): a temporary failure of the name service; try again later"
+                ),
+            ),
+            ConnectFailure::Unreachable(how) => (
+                Exit::Unavailable,
+                format!(
+                    "cannot reach the server at {}: {how} (is minmax-server running there?)",
+                    self.target()
+                ),
+            ),
+        };
+        self.fail(actions, exit, message);
+    }
+
+    /// Writes a message to standard error, on a line of its own.
+    fn warn(&mut self, actions: &mut Vec<ClientAction>, message: String) {
+        self.end_prompt_line(actions);
+        actions.push(ClientAction::Warn(message));
+    }
+
+    /// Writes to standard output, on a line of its own.
+    fn print(&mut self, actions: &mut Vec<ClientAction>, text: String) {
+        self.end_prompt_line(actions);
+        actions.push(ClientAction::Print(text));
+    }
+
+    fn end_prompt_line(&mut self, actions: &mut Vec<ClientAction>) {
+        if std::mem::take(&mut self.prompt_open) {
+            actions.push(ClientAction::EndPromptLine);
+        }
+    }
+
+    /// Ends the client with `exit`: the message goes to standard error, and with
+    /// `--json` into the one object on standard output.
+    fn fail(&mut self, actions: &mut Vec<ClientAction>, exit: Exit, message: String) {
+        self.warn(actions, message.clone());
+        if self.config.json {
+            let object = self.outcome("error", exit).string("message", &message).finish();
+            self.print(actions, object);
+        }
+        self.exit_with(exit);
+    }
+
+    fn outcome(&self, outcome: &str, exit: Exit) -> JsonObject {
+        JsonObject::outcome(Some(&self.config.client_id), outcome, exit)
+    }
+
+    fn exit_with(&mut self, exit: Exit) {
         self.state = State::Done;
-        actions.push(ClientAction::Exit(status));
+        self.deadline = None;
+        self.exit = Some(if self.output_failed && exit == Exit::Success { Exit::OutputFailed } else { exit });
     }
 
-    fn read_line(&mut self, line: &str, actions: &mut Vec<ClientAction>) {
-        self.lines_read += 1;
-        let mut tokens = Vec::new();
-        for word in line.split(|c: char| c == ',' || c.is_ascii_whitespace()).filter(|w| !w.is_empty()) {
-            match self.token(word) {
-                Ok(token) => tokens.push(token),
-                Err(problem) => {
-                    let shown: String = word.chars().take(40).collect();
-                    let ellipsis = if shown.len() < word.len() { "..." } else { "" };
-                    if self.config.interactive {
-                        actions.push(ClientAction::Warn(format!(
-                            "{shown:?}{ellipsis} {problem}; nothing from this line was sent, try again"
-                        )));
-                        actions.push(ClientAction::Prompt);
-                    } else {
-                        actions.push(ClientAction::Warn(format!(
-                            "line {}: {shown:?}{ellipsis} {problem}; quitting the session",
-                            self.lines_read
-                        )));
-                        self.send_quit(actions, Exit::InvalidArgument);
-                    }
-                    return;
+    fn output_failed(&mut self, actions: &mut Vec<ClientAction>, how: &str) {
+        if !self.output_failed {
+            self.output_failed = true;
+            actions.push(ClientAction::Warn(format!(
+                "cannot write the result to standard output ({how}): expected a standard output that \
+                 takes it (a terminal, a pipe, a file on a disk with room)"
+            )));
+        }
+        // Any other failure's status says more than this one.
+        if self.exit == Some(Exit::Success) {
+            self.exit = Some(Exit::OutputFailed);
+        }
+    }
+
+    /// Sends the next token, reading more input when none is queued, or asks for
+    /// input.
+    fn advance(&mut self, now: Timestamp, actions: &mut Vec<ClientAction>) {
+        self.state = State::Ready;
+        loop {
+            if self.interrupted {
+                return self.send_quit(now, actions, Exit::Quit);
+            }
+            if let Some(token) = self.queued.pop_front() {
+                return self.send_token(now, actions, token);
+            }
+            if let Some(lexeme) = self.next_lexeme() {
+                self.take(now, actions, lexeme);
+            } else if !self.input_ended {
+                // Waiting for input has no limit: a person may think.
+                self.deadline = None;
+                if self.config.interactive && !self.lexer.mid_line() && !self.prompt_open {
+                    self.prompt_open = true;
+                    actions.push(ClientAction::Prompt);
                 }
+                return;
+            } else if let Some(lexeme) = self.lexer.finish() {
+                self.take(now, actions, lexeme);
+            } else {
+                return self.send_bare(now, actions, Op::Stop, State::AwaitStop);
+            }
+            if self.state != State::Ready {
+                return;
             }
         }
-        self.queued.extend(tokens);
-        self.advance(actions);
     }
 
-    /// Reads one input word, refusing before anything is sent what the server would refuse.
-    fn token(&self, word: &str) -> Result<Token, String> {
-        match word.to_ascii_lowercase().as_str() {
-            "stop" | "s" => return Ok(Token::Stop),
-            "quit" | "q" => return Ok(Token::Quit),
-            _ => {}
+    fn next_lexeme(&mut self) -> Option<Lexeme> {
+        let mut input = &self.unread[self.unread_from..];
+        let before = input.len();
+        let lexeme = self.lexer.next(&mut input);
+        self.unread_from += before - input.len();
+        if self.unread_from == self.unread.len() {
+            self.unread.clear();
+            self.unread_from = 0;
         }
-        let number = Int::parse(word).map_err(|error| match error {
-            IntError::TooManyDigits => "has more than 4300 digits, the most a server accepts".to_string(),
-            IntError::NoDigits | IntError::NotADigit => {
-                "is not an integer (digits with an optional sign), \"stop\" or \"quit\"".to_string()
-            }
-        })?;
-        if self.cipher.is_some() {
-            let fits = number
-                .as_i64()
-                .is_some_and(|n| (cipher::MIN_ENCRYPTABLE..=cipher::MAX_ENCRYPTABLE).contains(&n));
-            if !fits {
-                return Err(format!(
-                    "is outside what an encrypted session can carry ({} to {})",
-                    cipher::MIN_ENCRYPTABLE,
-                    cipher::MAX_ENCRYPTABLE
-                ));
-            }
-        }
-        Ok(Token::Number(number))
+        lexeme
     }
 
-    /// Sends the next request, or asks for more input.
-    fn advance(&mut self, actions: &mut Vec<ClientAction>) {
-        if self.interrupted {
-            self.send_quit(actions, Exit::Quit);
+    /// Takes one word or line end: piped, a word is sent as soon as it is read; on a
+    /// terminal, a line's words wait for its end, so that nothing of an invalid line
+    /// is sent.
+    fn take(&mut self, now: Timestamp, actions: &mut Vec<ClientAction>, lexeme: Lexeme) {
+        let word = match lexeme {
+            Lexeme::LineEnd => {
+                self.lines_read += 1;
+                if std::mem::take(&mut self.skip_line) {
+                    self.line_tokens.clear();
+                } else {
+                    self.queued.extend(self.line_tokens.drain(..));
+                }
+                return;
+            }
+            Lexeme::Word(word) => word,
+        };
+        if self.skip_line {
             return;
         }
-        match self.queued.pop_front() {
-            Some(Token::Number(number)) => {
+        match input::read_word(&word, self.config.interactive, self.cipher.is_some()) {
+            Ok(Token::Help) => actions.push(ClientAction::Tell(HELP.to_string())),
+            Ok(token) if self.config.interactive => self.line_tokens.push(token),
+            Ok(token) => self.queued.push_back(token),
+            Err(problem) if self.config.interactive => {
+                let shown = output::shown(&word.text, word.too_long);
+                self.warn(
+                    actions,
+                    format!("{shown} {problem}; nothing from this line was sent, try again (help shows what to type)"),
+                );
+                self.skip_line = true;
+                self.line_tokens.clear();
+            }
+            Err(problem) => {
+                let shown = output::shown(&word.text, word.too_long);
+                let reason = format!("line {}: {shown} {problem}", self.lines_read + 1);
+                self.warn(actions, format!("{reason}; quitting the session"));
+                self.quit_reason = Some(reason);
+                self.send_quit(now, actions, Exit::InvalidArgument);
+            }
+        }
+    }
+
+    fn send_token(&mut self, now: Timestamp, actions: &mut Vec<ClientAction>, token: Token) {
+        match token {
+            Token::Number(number) => {
                 let value = match (&self.cipher, number.as_i64()) {
                     (Some(cipher), Some(n)) => match cipher.encrypt(n) {
                         Ok(encrypted) => Number::Encrypted(encrypted),
                         // Refused by `token` already; kept as a recoverable branch.
-                        Err(_) => return self.send_quit(actions, Exit::InvalidArgument),
+                        Err(_) => return self.send_quit(now, actions, Exit::InvalidArgument),
                     },
                     _ => Number::Plain(number.clone()),
                 };
                 let mut frame = Vec::new();
                 request::encode_number(&mut frame, &value);
-                actions.push(ClientAction::Send(frame));
                 self.in_flight = Some(number);
-                self.state = State::AwaitNumber;
+                self.send(now, actions, frame, State::AwaitNumber);
             }
-            Some(Token::Stop) => self.send_bare(actions, Op::Stop, State::AwaitStop),
-            Some(Token::Quit) => self.send_quit(actions, Exit::Quit),
-            None if self.input_ended => self.send_bare(actions, Op::Stop, State::AwaitStop),
-            None => {
-                self.state = State::Ready;
-                if self.config.interactive {
-                    actions.push(ClientAction::Prompt);
-                }
-            }
+            Token::Stop => self.send_bare(now, actions, Op::Stop, State::AwaitStop),
+            Token::Quit => self.send_quit(now, actions, Exit::Quit),
+            // `take` answers help at once; it is never queued.
+            Token::Help => actions.push(ClientAction::Tell(HELP.to_string())),
         }
     }
 
-    fn send_bare(&mut self, actions: &mut Vec<ClientAction>, op: Op, next: State) {
-        let mut frame = Vec::new();
-        request::encode_bare(&mut frame, op);
+    fn send(&mut self, now: Timestamp, actions: &mut Vec<ClientAction>, frame: Vec<u8>, next: State) {
         actions.push(ClientAction::Send(frame));
-        self.queued.clear();
+        self.deadline = now.checked_add(REPLY_TIMEOUT);
         self.state = next;
     }
 
-    fn send_quit(&mut self, actions: &mut Vec<ClientAction>, then: Exit) {
-        self.send_bare(actions, Op::Quit, State::AwaitQuit { then });
+    fn send_bare(&mut self, now: Timestamp, actions: &mut Vec<ClientAction>, op: Op, next: State) {
+        let mut frame = Vec::new();
+        request::encode_bare(&mut frame, op);
+        // Nothing is sent after STOP or QUIT: the session ends with its reply.
+        self.queued.clear();
+        self.line_tokens.clear();
+        self.send(now, actions, frame, next);
     }
 
-    fn read_reply(&mut self, payload: &[u8], actions: &mut Vec<ClientAction>) {
+    fn send_quit(&mut self, now: Timestamp, actions: &mut Vec<ClientAction>, then: Exit) {
+        self.send_bare(now, actions, Op::Quit, State::AwaitQuit { then });
+    }
+
+    fn read_reply(&mut self, now: Timestamp, actions: &mut Vec<ClientAction>, payload: &[u8]) {
         let op = self.request_in_flight().unwrap_or(Op::Quit);
         let Some(reply) = reply::parse_reply(payload) else {
             let shown = String::from_utf8_lossy(&payload[..payload.len().min(200)]).into_owned();
-            actions.push(ClientAction::Warn(format!(
-                "the server's reply to {op} is not a JSON object: {shown:?}"
-            )));
-            return self.exit(actions, Exit::Unavailable);
+            let message = format!("the server's reply to {op} is not a JSON object: {shown:?}");
+            return self.fail(actions, Exit::Unavailable, message);
         };
         if reply.status != Some(true) {
             let error = reply.error.as_deref().unwrap_or("(no error given)");
@@ -341,321 +600,79 @@ impl Client {
                 .map(|code| format!(" ({})", code.explanation()))
                 .unwrap_or_default();
             if let State::AwaitQuit { then } = self.state {
-                actions
-                    .push(ClientAction::Print(format!("quit: the server answered {error:?}{explanation}")));
-                return self.exit(actions, then);
+                let said = format!("the server answered {error:?}{explanation}");
+                return self.finish_quit(actions, then, &said, true);
             }
-            actions.push(ClientAction::Warn(format!("the server refused {op}: {error}{explanation}")));
-            let status = if self.interrupted { Exit::Quit } else { Exit::Refused };
-            return self.exit(actions, status);
+            let message = format!("the server refused {op}: {error}{explanation}");
+            self.warn(actions, message.clone());
+            let exit = if self.interrupted { Exit::Quit } else { Exit::Refused };
+            if self.config.json {
+                let object =
+                    self.outcome("refused", exit).refusal(op, error).string("message", &message).finish();
+                self.print(actions, object);
+            }
+            return self.exit_with(exit);
         }
         match self.state {
-            State::AwaitStart => self.advance(actions),
+            State::AwaitStart => self.advance(now, actions),
             State::AwaitNumber => {
                 if let Some(number) = self.in_flight.take() {
                     self.sent.push(number);
                 }
-                self.advance(actions);
+                self.advance(now, actions);
             }
-            State::AwaitStop => self.stopped(&reply, actions),
+            State::AwaitStop => self.stopped(actions, &reply),
             State::AwaitQuit { then } => {
-                actions.push(ClientAction::Print(
-                    "quit: the session was abandoned; nothing was recorded".into(),
-                ));
-                self.exit(actions, then);
+                self.finish_quit(actions, then, "the session was abandoned; nothing was recorded", true)
             }
-            State::Connecting | State::Ready | State::Done => {}
+            State::Resolving | State::Connecting | State::Ready | State::Done => {}
         }
     }
 
-    fn stopped(&mut self, reply: &reply::Reply<'_>, actions: &mut Vec<ClientAction>) {
+    /// Quits at once, without a reply to wait for: `reason` to standard error, and
+    /// the outcome in the JSON object only (exit code 4).
+    fn quit_early(&mut self, actions: &mut Vec<ClientAction>, reason: &str, outcome: &str) {
+        self.warn(actions, reason.to_string());
+        self.quit_reason = Some(reason.to_string());
+        self.finish_quit(actions, Exit::Quit, outcome, false);
+    }
+
+    /// Ends a session that quit: its outcome printed (as text when `text`), and the
+    /// reason, when the user did not choose to quit, in the JSON object.
+    fn finish_quit(&mut self, actions: &mut Vec<ClientAction>, exit: Exit, outcome: &str, text: bool) {
+        if self.config.json {
+            let mut object = self.outcome("quit", exit).string("message", outcome);
+            if let Some(reason) = &self.quit_reason {
+                object = object.string("reason", reason);
+            }
+            let object = object.finish();
+            self.print(actions, object);
+        } else if text {
+            self.print(actions, format!("quit: {outcome}\n"));
+        }
+        self.exit_with(exit);
+    }
+
+    fn stopped(&mut self, actions: &mut Vec<ClientAction>, reply: &reply::Reply<'_>) {
         let read =
             |raw: Option<&str>| raw.and_then(|raw| reply::parse_reply_value(raw, self.cipher.as_ref()));
         let (Some(min), Some(max)) = (read(reply.min), read(reply.max)) else {
-            actions.push(ClientAction::Warn(
-                "the server's reply to STOP succeeded but carries no readable min and max".into(),
-            ));
-            return self.exit(actions, Exit::Unavailable);
+            let message = "the server's reply to STOP succeeded but carries no readable min and max";
+            return self.fail(actions, Exit::Unavailable, message.to_string());
         };
-        let expected = (self.sent.iter().min(), self.sent.iter().max());
-        if expected != (Some(&min), Some(&max)) {
-            actions.push(ClientAction::Warn(format!(
-                "warning: the server's min {min} and max {max} differ from the numbers sent"
-            )));
+        if (self.sent.min.as_ref(), self.sent.max.as_ref()) != (Some(&min), Some(&max)) {
+            self.warn(
+                actions,
+                format!("warning: the server's min {min} and max {max} differ from the numbers sent"),
+            );
         }
-        let summary =
-            if self.config.json { self.json_summary(&min, &max) } else { self.text_summary(&min, &max) };
-        actions.push(ClientAction::Print(summary));
-        let status = if self.interrupted { Exit::Quit } else { Exit::Success };
-        self.exit(actions, status);
-    }
-
-    /// The numbers sent, wrapped to the configured width, then the min and max.
-    fn text_summary(&self, min: &Int, max: &Int) -> String {
-        const INDENT: &str = "  ";
-        let width = self.config.width.max(20);
-        let mut text = format!("numbers sent ({}):", self.sent.len());
-        let mut column = text.len();
-        for number in &self.sent {
-            let number = number.to_string();
-            // A number longer than the width gets a line of its own, unbroken.
-            if column + 1 + number.len() > width && column > INDENT.len() {
-                text.push('\n');
-                text.push_str(INDENT);
-                column = INDENT.len();
-            } else {
-                text.push(' ');
-                column += 1;
-            }
-            text.push_str(&number);
-            column += number.len();
-        }
-        text.push_str(&format!("\nmin: {min}\nmax: {max}\n"));
-        text
-    }
-
-    /// One JSON object, with `json.dumps`'s separators, for scripts.
-    fn json_summary(&self, min: &Int, max: &Int) -> String {
-        let mut out = Vec::new();
-        out.extend_from_slice(br#"{"client_id": "#);
-        pyjson::write_str(&mut out, &self.config.client_id);
-        out.extend_from_slice(format!(r#", "count": {}, "numbers": ["#, self.sent.len()).as_bytes());
-        for (i, number) in self.sent.iter().enumerate() {
-            if i > 0 {
-                out.extend_from_slice(b", ");
-            }
-            number.write_decimal(&mut out);
-        }
-        out.extend_from_slice(format!(r#"], "min": {min}, "max": {max}}}"#).as_bytes());
-        out.push(b'\n');
-        String::from_utf8(out).expect("ensure_ascii JSON is ASCII")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn config(interactive: bool) -> ClientConfig {
-        ClientConfig { client_id: "anton".into(), key: None, interactive, json: false, width: 80 }
-    }
-
-    fn body(action: &ClientAction) -> String {
-        match action {
-            ClientAction::Send(frame) => String::from_utf8(frame[4..].to_vec()).expect("ASCII"),
-            other => panic!("expected a Send, got {other:?}"),
-        }
-    }
-
-    const OK: &[u8] = br#"{"op": "X", "status": true}"#;
-
-    fn started(interactive: bool) -> Client {
-        let mut client = Client::new(config(interactive));
-        let actions = client.step(ClientEvent::Connected);
-        assert_eq!(body(&actions[0]), r#"{"op": "START", "client_id": "anton", "cipher": null}"#);
-        client.step(ClientEvent::Reply(OK));
-        client
-    }
-
-    #[test]
-    fn a_piped_session_sends_each_number_then_stop_at_end_of_input() {
-        let mut client = started(false);
-        assert_eq!(client.wants(), Wants::Input);
-        let actions = client.step(ClientEvent::Line("5, -3 12"));
-        assert_eq!(body(&actions[0]), r#"{"op": "NUMBER", "number": 5}"#);
-        assert_eq!(body(&client.step(ClientEvent::Reply(OK))[0]), r#"{"op": "NUMBER", "number": -3}"#);
-        assert_eq!(body(&client.step(ClientEvent::Reply(OK))[0]), r#"{"op": "NUMBER", "number": 12}"#);
-        assert!(client.step(ClientEvent::Reply(OK)).is_empty(), "no prompt when piped");
-        assert_eq!(body(&client.step(ClientEvent::EndOfInput)[0]), r#"{"op": "STOP"}"#);
-        let actions =
-            client.step(ClientEvent::Reply(br#"{"op": "STOP", "status": true, "min": -3, "max": 12}"#));
-        assert_eq!(
-            actions,
-            vec![
-                ClientAction::Print("numbers sent (3): 5 -3 12\nmin: -3\nmax: 12\n".into()),
-                ClientAction::Exit(Exit::Success)
-            ]
-        );
-        assert_eq!(client.wants(), Wants::Done);
-    }
-
-    #[test]
-    fn words_are_case_insensitive_and_abbreviated() {
-        let mut client = started(false);
-        assert_eq!(body(&client.step(ClientEvent::Line("S"))[0]), r#"{"op": "STOP"}"#);
-        let mut client = started(false);
-        assert_eq!(body(&client.step(ClientEvent::Line("  Quit 5"))[0]), r#"{"op": "QUIT"}"#);
-        let actions = client.step(ClientEvent::Reply(br#"{"op": "QUIT", "status": true}"#));
-        assert_eq!(actions.last(), Some(&ClientAction::Exit(Exit::Quit)));
-    }
-
-    #[test]
-    fn a_piped_invalid_token_sends_nothing_of_its_line_then_quits_with_2() {
-        let mut client = started(false);
-        let actions = client.step(ClientEvent::Line("1 2"));
-        assert_eq!(actions.len(), 1);
-        client.step(ClientEvent::Reply(OK));
-        client.step(ClientEvent::Reply(OK));
-        let actions = client.step(ClientEvent::Line("3 x4 5"));
-        assert_eq!(
-            actions[0],
-            ClientAction::Warn(
-                "line 2: \"x4\" is not an integer (digits with an optional sign), \"stop\" or \"quit\"; quitting the session"
-                    .into()
-            )
-        );
-        assert_eq!(body(&actions[1]), r#"{"op": "QUIT"}"#);
-        let actions = client.step(ClientEvent::Reply(br#"{"op": "QUIT", "status": true}"#));
-        assert_eq!(actions.last(), Some(&ClientAction::Exit(Exit::InvalidArgument)));
-    }
-
-    #[test]
-    fn an_interactive_invalid_token_is_explained_and_prompted_again() {
-        let mut client = started(true);
-        let actions = client.step(ClientEvent::Line("1.5"));
-        assert!(
-            matches!(&actions[0], ClientAction::Warn(text) if text.contains("\"1.5\" is not an integer"))
-        );
-        assert_eq!(actions[1], ClientAction::Prompt);
-        assert_eq!(client.wants(), Wants::Input);
-        assert_eq!(body(&client.step(ClientEvent::Line("7"))[0]), r#"{"op": "NUMBER", "number": 7}"#);
-        assert_eq!(client.step(ClientEvent::Reply(OK)), vec![ClientAction::Prompt]);
-    }
-
-    #[test]
-    fn numbers_are_sent_canonical_and_exact() {
-        let mut client = started(false);
-        let big = "-".to_string() + &"9".repeat(300);
-        let actions = client.step(ClientEvent::Line(&format!("+007 -0 {big}")));
-        assert_eq!(body(&actions[0]), r#"{"op": "NUMBER", "number": 7}"#);
-        assert_eq!(body(&client.step(ClientEvent::Reply(OK))[0]), r#"{"op": "NUMBER", "number": 0}"#);
-        assert_eq!(
-            body(&client.step(ClientEvent::Reply(OK))[0]),
-            format!(r#"{{"op": "NUMBER", "number": {big}}}"#)
-        );
-        let too_long = "1".repeat(4301);
-        client.step(ClientEvent::Reply(OK));
-        let actions = client.step(ClientEvent::Line(&too_long));
-        assert!(matches!(&actions[0], ClientAction::Warn(text) if text.contains("more than 4300 digits")));
-    }
-
-    #[test]
-    fn encrypted_sessions_encrypt_numbers_and_decrypt_the_result() {
-        let key = [7u8; 16];
-        let cipher = Cipher::from_key(&key).expect("key");
-        let mut client = Client::new(ClientConfig { key: Some(key), ..config(false) });
-        let start = body(&client.step(ClientEvent::Connected)[0]);
-        assert_eq!(
-            start,
-            format!(
-                r#"{{"op": "START", "client_id": "anton", "cipher": "{}"}}"#,
-                cipher::key_to_base64(&key)
-            )
-        );
-        client.step(ClientEvent::Reply(OK));
-        let actions = client.step(ClientEvent::Line("-5 10000000000000000"));
-        assert!(
-            matches!(&actions[0], ClientAction::Warn(text) if text.contains("outside what an encrypted session"))
-        );
-        let mut client = Client::new(ClientConfig { key: Some(key), ..config(false) });
-        client.step(ClientEvent::Connected);
-        client.step(ClientEvent::Reply(OK));
-        let actions = client.step(ClientEvent::Line("-5"));
-        let encrypted = cipher.encrypt(-5).expect("in range");
-        assert_eq!(body(&actions[0]), format!(r#"{{"op": "NUMBER", "number": "{}"}}"#, encrypted.as_str()));
-        client.step(ClientEvent::Reply(OK));
-        client.step(ClientEvent::EndOfInput);
-        let reply =
-            format!(r#"{{"op": "STOP", "status": true, "min": "{0}", "max": "{0}"}}"#, encrypted.as_str());
-        let actions = client.step(ClientEvent::Reply(reply.as_bytes()));
-        assert_eq!(actions[0], ClientAction::Print("numbers sent (1): -5\nmin: -5\nmax: -5\n".into()));
-    }
-
-    #[test]
-    fn a_refusal_is_printed_and_exits_with_3() {
-        // The reply as the server writes it: its text is message.rs's to define.
-        let mut refusal = Vec::new();
-        crate::message::Response::error(Op::Start, ErrorCode::ClientExists).write_json(&mut refusal);
-        let mut client = Client::new(config(false));
-        client.step(ClientEvent::Connected);
-        let actions = client.step(ClientEvent::Reply(&refusal));
-        let expected = format!(
-            "the server refused START: {} (this client id already has an active session)",
-            ErrorCode::ClientExists
-        );
-        assert_eq!(actions, vec![ClientAction::Warn(expected), ClientAction::Exit(Exit::Refused)]);
-    }
-
-    #[test]
-    fn an_interrupt_while_waiting_for_input_quits_with_4() {
-        let mut client = started(false);
-        let actions = client.step(ClientEvent::Interrupt);
-        assert_eq!(body(&actions[0]), r#"{"op": "QUIT"}"#);
-        let actions = client.step(ClientEvent::Reply(br#"{"op": "QUIT", "status": true}"#));
-        assert_eq!(
-            actions,
-            vec![
-                ClientAction::Print("quit: the session was abandoned; nothing was recorded".into()),
-                ClientAction::Exit(Exit::Quit)
-            ]
-        );
-    }
-
-    #[test]
-    fn an_interrupt_during_a_request_quits_after_its_reply() {
-        let mut client = started(false);
-        client.step(ClientEvent::Line("1 2 3"));
-        assert!(client.step(ClientEvent::Interrupt).is_empty());
-        let actions = client.step(ClientEvent::Reply(OK));
-        assert_eq!(body(&actions[0]), r#"{"op": "QUIT"}"#, "2 and 3 are not sent");
-        let again = client.step(ClientEvent::Interrupt);
-        assert_eq!(again.last(), Some(&ClientAction::Exit(Exit::Quit)));
-    }
-
-    #[test]
-    fn a_broken_connection_exits_with_5_naming_the_request() {
-        let mut client = started(false);
-        client.step(ClientEvent::Line("1"));
-        let actions = client.step(ClientEvent::ConnectionLost("the server closed the connection"));
-        assert_eq!(
-            actions,
-            vec![
-                ClientAction::Warn(
-                    "the connection broke while waiting for the reply to NUMBER: the server closed the connection"
-                        .into()
-                ),
-                ClientAction::Exit(Exit::Unavailable)
-            ]
-        );
-    }
-
-    #[test]
-    fn replies_are_read_liberally() {
-        let mut client = started(false);
-        client.step(ClientEvent::Line("4 9 stop"));
-        client.step(ClientEvent::Reply(br#"{"op": "START", "status": true}"#));
-        client.step(ClientEvent::Reply(br#"{"status": true}"#));
-        let actions = client
-            .step(ClientEvent::Reply(br#"{"op": "stop", "status": true, "minimum": "4", "maximum": 9}"#));
-        assert_eq!(actions[0], ClientAction::Print("numbers sent (2): 4 9\nmin: 4\nmax: 9\n".into()));
-        let mut client = started(false);
-        client.step(ClientEvent::Line("stop"));
-        let actions = client.step(ClientEvent::Reply(b"not json"));
-        assert_eq!(actions.last(), Some(&ClientAction::Exit(Exit::Unavailable)));
-    }
-
-    #[test]
-    fn the_summary_wraps_and_the_json_form_is_exact() {
-        let mut client = Client::new(ClientConfig { width: 24, ..config(false) });
-        client.sent = (1..=8).map(|n| Int::from(n * 111)).collect();
-        assert_eq!(
-            client.text_summary(&Int::from(111), &Int::from(888)),
-            "numbers sent (8): 111\n  222 333 444 555 666\n  777 888\nmin: 111\nmax: 888\n"
-        );
-        client.config.client_id = "Zé".into();
-        assert_eq!(
-            client.json_summary(&Int::from(111), &Int::from(888)),
-            "{\"client_id\": \"Z\\u00e9\", \"count\": 8, \"numbers\": [111, 222, 333, 444, 555, 666, 777, 888], \"min\": 111, \"max\": 888}\n"
-        );
+        let exit = if self.interrupted { Exit::Quit } else { Exit::Success };
+        let result = if self.config.json {
+            self.outcome("stopped", exit).result(&self.sent, &min, &max).finish()
+        } else {
+            output::text_result(&self.sent, &min, &max, self.config.width)
+        };
+        self.print(actions, result);
+        self.exit_with(exit);
     }
 }
