@@ -1,6 +1,6 @@
 //! minmax-net: minmax's input and output. It carries out what `minmax-core` decides:
 //! sockets, the server's event loop, the durable report file, metrics, and the
-//! client's transport.
+//! client's transport loop.
 //!
 //! It must never decide a protocol rule: every reply, limit and timeout comes from
 //! `minmax_core`. It must never block the server's event loop on the disk (the report
@@ -10,7 +10,7 @@
 //! durability holds and interest; [`report`] report.csv, followed by its path, and
 //! its group-commit writer; [`metrics`] the Prometheus endpoint; [`rate_limit`] log
 //! lines of lasting conditions; [`registered`] the one `unsafe` block, a source
-//! registered with a poller; [`client`] the client's transport; [`nonblocking`]
+//! registered with a poller; [`client`] the client's transport loop; [`nonblocking`]
 //! loops over nonblocking sockets.
 #![warn(missing_docs)]
 

@@ -79,6 +79,7 @@ fn run(args: Args) -> Exit {
         port,
         encrypt: args.encrypt,
         json: args.json,
+        quiet: false,
     };
     minmax_bins::client::run(&options)
 }
