@@ -436,13 +436,18 @@ impl Client {
     }
 
     fn outcome(&self, outcome: &str, exit: Exit) -> JsonObject {
-        JsonObject::outcome(Some(&self.config.client_id), outcome, exit)
+        JsonObject::outcome(Some(&self.config.client_id), outcome, self.effective(exit))
+    }
+
+    /// The status to end with: a success whose output already failed is not one.
+    fn effective(&self, exit: Exit) -> Exit {
+        if self.output_failed && exit == Exit::Success { Exit::OutputFailed } else { exit }
     }
 
     fn exit_with(&mut self, exit: Exit) {
         self.state = State::Done;
         self.deadline = None;
-        self.exit = Some(if self.output_failed && exit == Exit::Success { Exit::OutputFailed } else { exit });
+        self.exit = Some(self.effective(exit));
     }
 
     fn output_failed(&mut self, actions: &mut Vec<ClientAction>, how: &str) {

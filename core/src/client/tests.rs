@@ -413,6 +413,23 @@ fn an_unwritable_result_is_exit_6_unless_another_failure_says_more() {
 }
 
 #[test]
+fn an_output_failure_before_the_end_shows_in_the_json_exit_code() {
+    // Found by the fuzzer (client_replies, crash-ebbb4a3f): the object said 0 while
+    // the process exited 6.
+    let mut client = started_with(ClientConfig { json: true, ..config(false) });
+    input(&mut client, "1\n");
+    client.step(T0, ClientEvent::OutputFailed("Broken pipe"));
+    client.step(T0, ClientEvent::Reply(OK));
+    client.step(T0, ClientEvent::EndOfInput);
+    let actions = reply(&mut client, r#"{"op": "STOP", "status": true, "min": 1, "max": 1}"#);
+    assert!(
+        matches!(&actions[..], [ClientAction::Print(object)] if object.contains("\"exit_code\": 6")),
+        "{actions:?}"
+    );
+    assert_eq!(client.exit_status(), Some(Exit::OutputFailed));
+}
+
+#[test]
 fn quiet_prints_count_min_and_max_and_keeps_no_list() {
     let mut client = started_with(ClientConfig { quiet: true, ..config(false) });
     input(&mut client, "5 -3 12\n");
