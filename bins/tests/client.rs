@@ -641,10 +641,13 @@ fn a_name_server_that_never_answers_is_exit_5() {
     // A long resolver timeout: only the client's own 5 s limit can end the wait
     // before the harness's.
     std::fs::write(&resolv, format!("nameserver {}\noptions timeout:30 attempts:1\n", dns.ip())).unwrap();
-    silent.set_read_timeout(Some(TIMEOUT)).unwrap();
+    // The socket stays open (this handle) until the client has exited: a closed one
+    // would refuse the next query at once, which is another failure than silence.
+    let listening = silent.try_clone().unwrap();
+    listening.set_read_timeout(Some(TIMEOUT)).unwrap();
     let queries = std::thread::spawn(move || {
         let mut buffer = [0u8; 512];
-        silent.recv_from(&mut buffer).map(|(count, _)| count).unwrap_or(0)
+        listening.recv_from(&mut buffer).map(|(count, _)| count).unwrap_or(0)
     });
     let started = Instant::now();
     let child = Command::new("unshare")
@@ -666,6 +669,7 @@ fn a_name_server_that_never_answers_is_exit_5() {
         done.stderr
     );
     assert!(queries.join().unwrap() > 0, "the client asked the silent name server");
+    drop(silent);
 }
 
 /// Issue 10, item 12: a 100 KB id, port or host is shown as an excerpt.
