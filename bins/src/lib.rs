@@ -4,7 +4,7 @@
 //! parse, set up and report.
 //!
 //! Modules: [`bench`] the load generator and ceiling server, [`cli`] argument values
-//! and exit codes, [`client`] the client's run loop,
+//! and exit codes, [`client`] the client program around its transport loop,
 //! [`logging`] the log format.
 #![warn(missing_docs)]
 

@@ -1,6 +1,6 @@
 //! minmax-net: minmax's input and output. It carries out what `minmax-core` decides:
 //! sockets, the server's event loop, the durable report file, metrics, and the
-//! client's transport.
+//! client's transport loop.
 //!
 //! It must never decide a protocol rule: every reply, limit and timeout comes from
 //! `minmax_core`. It must never block the server's event loop on the disk (the report
@@ -11,7 +11,7 @@
 //! its group-commit writer; [`metrics`] the Prometheus endpoint; [`rate_limit`] log
 //! lines of lasting conditions; [`registered`] the one `unsafe` block, a source
 //! registered with a poller; [`store`] ids and the report in PostgreSQL for several
-//! servers; [`client`] the client's transport; [`nonblocking`] loops over
+//! servers; [`client`] the client's transport loop; [`nonblocking`] loops over
 //! nonblocking sockets.
 #![warn(missing_docs)]
 

@@ -10,7 +10,7 @@ use minmax_core::Timestamp;
 use minmax_core::client::Wants;
 use minmax_core::{
     Cipher, Claim, Client, ClientAction, ClientConfig, ClientEvent, Config, ConnId, Decoded, Decoder, Effect,
-    Int, Number, Server, Transport,
+    Exit, Int, Number, Server, Transport,
 };
 use minmax_core::{pyjson, reply, request};
 use serde_json::value::RawValue;
@@ -416,10 +416,17 @@ fn render(msg: &Msg, conn: ConnId, keys: &mut BTreeMap<ConnId, Vec<u8>>) -> Vec<
 #[derive(Arbitrary, Debug)]
 enum ClientInput {
     Reply(ReplyChoice),
-    Line(String),
+    /// Input text, with a line end or not.
+    Input(String, bool),
+    /// Input bytes of any kind (not UTF-8, escape sequences, a huge word).
+    Bytes(Vec<u8>),
     EndOfInput,
+    InputFailed(String),
     Interrupt,
     ConnectionLost(String),
+    OutputFailed(String),
+    /// The clock moves on this many seconds, and the client is told.
+    Wait(u8),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -438,42 +445,116 @@ enum StopValue {
     Raw(String),
 }
 
-/// `client_replies`: arbitrary replies, input lines and signals through `Client::step`
-/// in any order. No panic; once the client exits it wants nothing and does nothing.
+/// `client_replies`: arbitrary replies, input, signals, failures and the clock through
+/// `Client::step` and `Client::handle_timeout` in any order. No panic; at most one
+/// request in flight; a deadline is always in the future; with `--json`, exactly one
+/// JSON object is printed, at the exit, carrying the exit code; once the client has
+/// exited it does nothing, except to say once that its output failed.
 pub fn client_replies(data: &[u8]) {
     let mut input = Unstructured::new(data);
     let key: Option<[u8; 16]> = input.arbitrary().unwrap_or(None);
+    let json = input.arbitrary().unwrap_or(false);
     let config = ClientConfig {
         client_id: "fuzz".into(),
+        host: "localhost".into(),
+        port: 5000,
         key,
         interactive: input.arbitrary().unwrap_or(false),
-        json: input.arbitrary().unwrap_or(false),
+        json,
+        quiet: input.arbitrary().unwrap_or(false),
         width: usize::from(input.arbitrary::<u8>().unwrap_or(80)),
     };
-    let cipher = key.and_then(|key| Cipher::from_key(&key).ok());
-    let mut client = Client::new(config);
-    let mut exited = client.step(ClientEvent::Connected).iter().any(|a| matches!(a, ClientAction::Exit(_)));
+    let cipher = key.as_ref().map(Cipher::from_key_128);
+    let mut now = Timestamp::ZERO;
+    let mut client = Client::new(config, now);
+    let mut printed = String::new();
+    let mut check =
+        |client: &Client, now: Timestamp, actions: &[ClientAction], exited_before: Option<Exit>| {
+            if let Some(exit) = exited_before {
+                assert!(
+                    matches!(actions, [] | [ClientAction::Warn(_)]),
+                    "the client acted after exiting: {actions:?}"
+                );
+                let after = client.exit_status().expect("an exit stays");
+                assert!(
+                    after == exit || (exit == Exit::Success && after == Exit::OutputFailed),
+                    "{exit:?} became {after:?}"
+                );
+                assert_eq!(client.wants(), Wants::Done);
+                return;
+            }
+            let sends = actions.iter().filter(|action| matches!(action, ClientAction::Send(_))).count();
+            assert!(sends <= 1, "one request at a time: {actions:?}");
+            if sends == 1 {
+                assert_eq!(client.wants(), Wants::Reply);
+            }
+            if let Some(deadline) = client.poll_timeout() {
+                assert!(deadline > now, "a deadline in the past");
+            }
+            for action in actions {
+                if let ClientAction::Print(text) = action {
+                    printed.push_str(text);
+                }
+            }
+            if json {
+                match client.exit_status() {
+                    None => assert!(printed.is_empty(), "with --json, nothing but the outcome: {printed}"),
+                    Some(exit) => {
+                        let object = printed.strip_suffix('\n').expect("one line");
+                        let mut exit_code = None;
+                        pyjson::for_each_member(object, |key, value| {
+                            if key == r#""exit_code""# {
+                                exit_code = Some(value.to_string());
+                            }
+                        })
+                        .expect("the outcome is one JSON object");
+                        assert_eq!(exit_code, Some(exit.code().to_string()));
+                    }
+                }
+            }
+        };
     for _ in 0..500 {
         let Ok(event) = input.arbitrary::<ClientInput>() else {
             break;
         };
-        let reply_bytes;
+        let exited_before = client.exit_status();
+        let owned;
         let event = match &event {
             ClientInput::Reply(choice) => {
-                reply_bytes = render_reply(choice, cipher.as_ref());
-                ClientEvent::Reply(&reply_bytes)
+                owned = render_reply(choice, cipher.as_ref());
+                ClientEvent::Reply(&owned)
             }
-            ClientInput::Line(line) => ClientEvent::Line(line),
+            ClientInput::Input(text, line_end) => {
+                owned = format!("{text}{}", if *line_end { "\n" } else { "" }).into_bytes();
+                ClientEvent::Input(&owned)
+            }
+            ClientInput::Bytes(bytes) => ClientEvent::Input(bytes),
             ClientInput::EndOfInput => ClientEvent::EndOfInput,
+            ClientInput::InputFailed(how) => ClientEvent::InputFailed(how),
             ClientInput::Interrupt => ClientEvent::Interrupt,
             ClientInput::ConnectionLost(how) => ClientEvent::ConnectionLost(how),
+            ClientInput::OutputFailed(how) => ClientEvent::OutputFailed(how),
+            ClientInput::Wait(seconds) => {
+                now += Duration::from_secs(u64::from(*seconds));
+                let due = client.poll_timeout().is_some_and(|deadline| deadline <= now);
+                let actions = client.handle_timeout(now);
+                assert!(due || actions.is_empty(), "a timeout acted before its deadline: {actions:?}");
+                check(&client, now, &actions, exited_before);
+                continue;
+            }
         };
-        let actions = client.step(event);
-        if exited {
-            assert!(actions.is_empty(), "the client acted after exiting: {actions:?}");
-            assert_eq!(client.wants(), Wants::Done);
+        // Connect first when the input starts with data, as a driver would.
+        if client.wants() == Wants::Connection
+            && matches!(event, ClientEvent::Reply(_) | ClientEvent::Input(_))
+        {
+            let actions = client.step(now, ClientEvent::Resolved);
+            check(&client, now, &actions, exited_before);
+            let actions = client.step(now, ClientEvent::Connected);
+            check(&client, now, &actions, exited_before);
         }
-        exited |= actions.iter().any(|action| matches!(action, ClientAction::Exit(_)));
+        let exited_before = client.exit_status();
+        let actions = client.step(now, event);
+        check(&client, now, &actions, exited_before);
     }
 }
 
