@@ -3,7 +3,7 @@
 //! lives in `minmax-core`, the I/O in `minmax-net`; the programs in `src/bin` only
 //! parse, set up and report.
 //!
-//! Modules: [`bench`] the load generator and ceiling server, [`cli`] argument values
+//! Modules: [`bench`](mod@bench) the load generator and ceiling server, [`cli`] argument values
 //! and exit codes, [`client`] the client program around its transport loop,
 //! [`logging`] the log format.
 #![warn(missing_docs)]
