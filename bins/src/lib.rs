@@ -4,11 +4,13 @@
 //! parse, set up and report.
 //!
 //! Modules: [`bench`] the load generator and ceiling server, [`cli`] argument values
-//! and exit codes, [`client`] the client's run loop,
+//! and exit codes, [`client`] the client's run loop, [`conform`] the conformance
+//! battery and grader (independent of the library crates it judges),
 //! [`logging`] the log format.
 #![warn(missing_docs)]
 
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod conform;
 pub mod logging;
