@@ -246,10 +246,13 @@ impl Conn {
     /// Like [`Conn::recv_frame`], refusing a frame announced longer than `limit`.
     pub fn recv_frame_limited(&mut self, limit: usize) -> Result<Vec<u8>, Finding> {
         let mut prefix = [0u8; 4];
-        let got = self.read_exact(&mut prefix, "reply")?;
+        let got = self.read_exact(&mut prefix, "frame")?;
         if got == 0 {
             self.log.note(self.no, "the peer closed the connection");
-            return Err(Finding::Closed(format!("connection #{} closed by the peer, no reply", self.no)));
+            return Err(Finding::Closed(format!(
+                "connection #{} closed by the peer before a frame",
+                self.no
+            )));
         }
         if got < 4 {
             self.log.received(self.no, &prefix[..got]);

@@ -44,6 +44,13 @@ pub static CASES: &[super::Case] = &[
         "client id Ana \"A\"\n> {\"op\": \"START\", \"client_id\": \"Ana \\\"A\\\"\", \"cipher\": null}",
         quoted_id,
     ),
+    case(
+        "client/1/frames-exactly-json-dumps",
+        Ext,
+        "every frame is byte for byte what json.dumps writes",
+        "stdin: 5, -3, stop\n> {\"op\": \"START\", \"client_id\": \"anton\", \"cipher\": null}  > {\"op\": \"NUMBER\", \"number\": 5}  > {\"op\": \"NUMBER\", \"number\": -3}  > {\"op\": \"STOP\"}, each byte for byte",
+        exact_frames,
+    ),
     // §3 Requests.
     case(
         "client/3/start-frame",
@@ -391,6 +398,10 @@ fn non_ascii_id(ctx: &mut Ctx) -> Step {
 
 fn quoted_id(ctx: &mut Ctx) -> Step {
     ctx.session("Ana \"A\"", r#"{"op": "START", "client_id": "Ana \"A\"", "cipher": null}"#, &["1"], "1", "1")
+}
+
+fn exact_frames(ctx: &mut Ctx) -> Step {
+    ctx.session("anton", START_ANTON, &["5", "-3"], "-3", "5")
 }
 
 fn start_frame(ctx: &mut Ctx) -> Step {

@@ -607,6 +607,10 @@ pub fn run_case(case: &Case, config: &Config) -> Outcome {
         let mut procs: Vec<Proc> = std::mem::take(&mut ctx.earlier);
         procs.extend(ctx.proc.take());
         for proc in &mut procs {
+            if result.is_err() && !proc.exited() {
+                // A client dying of an exception takes a moment to exit: let its status be its own.
+                let _ = proc.wait_exit(Duration::from_millis(300));
+            }
             let before = proc.exited();
             let status = proc.kill();
             let output = super::server::output_of(proc);

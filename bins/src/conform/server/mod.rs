@@ -755,7 +755,14 @@ pub fn run_case(case: &Case, config: &Config) -> Outcome {
 
 fn finish(case: &Case, config: &Config, mut ctx: Ctx, result: Step, started: Instant) -> Outcome {
     // The server may have died of the last request: look before deciding.
-    let died = ctx.proc.as_ref().is_some_and(Proc::exited) && !ctx.ended_on_purpose;
+    let died = match ctx.proc.as_mut() {
+        Some(proc) if !ctx.ended_on_purpose => {
+            // A dying server resets its connections a moment before it exits: after a
+            // failed step, give its exit a moment to be seen.
+            proc.exited() || result.is_err() && proc.wait_exit(Duration::from_millis(300)).is_some()
+        }
+        _ => false,
+    };
     let report_after = ctx.report();
     for c in 0..ctx.conns.len() {
         if let Some(conn) = ctx.take_conn(c) {
