@@ -98,7 +98,8 @@ fn parse_timeout(text: &str) -> Result<f64, String> {
 /// `minmax-conform server`.
 #[derive(ClapArgs, Debug)]
 pub struct ServerArgs {
-    /// The server's command; {port} is replaced by a free port. Run without a shell
+    /// The server's command; {port} is replaced by a free port. Run without a shell, in a
+    /// fresh directory per case; without --cwd, words naming files here are made absolute
     #[arg(long, value_name = "TEMPLATE", conflicts_with = "addr")]
     pub cmd: Option<String>,
     /// A directory copied afresh as each case's working directory (without its report.csv)
@@ -118,7 +119,8 @@ pub struct ServerArgs {
 /// `minmax-conform client`.
 #[derive(ClapArgs, Debug)]
 pub struct ClientArgs {
-    /// The client's command; {id}, {port} and {host} are replaced. Run without a shell
+    /// The client's command; {id}, {port} and {host} are replaced. Run without a shell, in
+    /// a fresh directory per case; without --cwd, words naming files here are made absolute
     #[arg(long, value_name = "TEMPLATE")]
     pub cmd: Option<String>,
     /// The command of an encrypted session, when the client needs a flag for it

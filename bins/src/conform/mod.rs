@@ -111,7 +111,10 @@ fn run_server(args: cli::ServerArgs) -> Result<u8, String> {
     let timeout = Duration::from_secs_f64(common.timeout);
     let (target, described, rerun) = match (args.cmd, args.addr) {
         (Some(cmd), None) => {
-            let template = process::Template::parse(&cmd)?;
+            let mut template = process::Template::parse(&cmd)?;
+            if args.cwd.is_none() {
+                template.anchor(&std::env::current_dir().unwrap_or_default());
+            }
             if !template.has("{port}") {
                 return Err(format!("the server command {cmd:?} has no {{port}} placeholder"));
             }
@@ -122,7 +125,7 @@ fn run_server(args: cli::ServerArgs) -> Result<u8, String> {
                 return Err(format!("--cwd {} is not a directory", dir.display()));
             }
             check_program(&template, cwd.as_deref())?;
-            let mut rerun = format!("{} server {}", program(), quoted("--cmd", &cmd));
+            let mut rerun = format!("{} server {}", program(), quoted("--cmd", &template.text));
             if let Some(dir) = &cwd {
                 rerun.push_str(&format!(" {}", quoted("--cwd", &dir.display().to_string())));
             }

@@ -89,6 +89,27 @@ impl Template {
         Ok(Template { text: text.to_string(), words })
     }
 
+    /// Makes absolute every word that names an existing file or folder relative to
+    /// `base`: the program runs in a fresh directory, where `server.py` or
+    /// `.venv/bin/python` would no longer be found.
+    pub fn anchor(&mut self, base: &Path) {
+        for word in &mut self.words {
+            if word.is_empty()
+                || word.starts_with('-')
+                || word.contains('{')
+                || Path::new(word.as_str()).is_absolute()
+            {
+                continue;
+            }
+            let candidate = base.join(word.as_str());
+            if candidate.exists() {
+                *word = absolute(&candidate).display().to_string();
+            }
+        }
+        // Re-run commands then work from any directory.
+        self.text = self.words.iter().map(|word| shell_quote(word)).collect::<Vec<_>>().join(" ");
+    }
+
     /// Whether a word holds `placeholder` (such as `{port}`).
     pub fn has(&self, placeholder: &str) -> bool {
         self.words.iter().any(|word| word.contains(placeholder))

@@ -677,13 +677,20 @@ pub fn run_cli(args: super::cli::ClientArgs) -> Result<u8, String> {
     let Some(cmd) = args.cmd else {
         return Err("give the client to test: --cmd 'TEMPLATE with {id} {port} {host}'".into());
     };
-    let template = Template::parse(&cmd)?;
+    let mut template = Template::parse(&cmd)?;
+    let mut encrypt_template = args.encrypt_cmd.as_deref().map(Template::parse).transpose()?;
+    if args.cwd.is_none() {
+        let here = std::env::current_dir().unwrap_or_default();
+        template.anchor(&here);
+        if let Some(encrypt) = encrypt_template.as_mut() {
+            encrypt.anchor(&here);
+        }
+    }
     for placeholder in ["{id}", "{port}"] {
         if !template.has(placeholder) {
             return Err(format!("the client command {cmd:?} has no {placeholder} placeholder"));
         }
     }
-    let encrypt_template = args.encrypt_cmd.as_deref().map(Template::parse).transpose()?;
     let cwd = args.cwd.as_deref().map(process::absolute);
     if let Some(dir) = &cwd
         && !dir.is_dir()
@@ -691,9 +698,9 @@ pub fn run_cli(args: super::cli::ClientArgs) -> Result<u8, String> {
         return Err(format!("--cwd {} is not a directory", dir.display()));
     }
     super::check_program(&template, cwd.as_deref())?;
-    let mut rerun = format!("{} client {}", super::program(), super::quoted("--cmd", &cmd));
-    if let Some(encrypt) = &args.encrypt_cmd {
-        rerun.push_str(&format!(" {}", super::quoted("--encrypt-cmd", encrypt)));
+    let mut rerun = format!("{} client {}", super::program(), super::quoted("--cmd", &template.text));
+    if let Some(encrypt) = &encrypt_template {
+        rerun.push_str(&format!(" {}", super::quoted("--encrypt-cmd", &encrypt.text)));
     }
     if let Some(dir) = &cwd {
         rerun.push_str(&format!(" {}", super::quoted("--cwd", &dir.display().to_string())));
