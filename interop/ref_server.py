@@ -258,11 +258,12 @@ def main():
     print("listening on 127.0.0.1:%d" % server_socket.getsockname()[1], file=sys.stderr, flush=True)
 
     # The faults that crash let these through on purpose.
-    caught = (OSError, ValueError, KeyError, TypeError, AttributeError)
+    # (1E400 is read as a float infinity, and int() of it raises OverflowError.)
+    caught = (OSError, ValueError, KeyError, TypeError, AttributeError, ArithmeticError)
     if fault == "crash-on-reset":
-        caught = (ValueError, KeyError, TypeError, AttributeError)
+        caught = (ValueError, KeyError, TypeError, AttributeError, ArithmeticError)
     elif fault == "crash-on-invalid-json":
-        caught = (OSError, KeyError, TypeError, AttributeError)
+        caught = (OSError, KeyError, TypeError, AttributeError, ArithmeticError)
 
     clients = []
     while True:

@@ -763,6 +763,17 @@ pub static CASES: &[Case] = &[
             Rows(&["big,3,-1180591620717411303424,100000000000000000001"]),
         ],
     ),
+    script(
+        "server/5/huge-exponent-survives",
+        Seed,
+        "a NUMBER of 1E400 (a float infinity to Python) does not kill the server",
+        &[
+            Ask(1, r#"{"op": "START", "client_id": "infinite", "cipher": null}"#, START_OK),
+            Burst(1, &[r#"{"op": "NUMBER", "number": 1E400}"#]),
+            Close(1),
+            Alive,
+        ],
+    ),
     code(
         "server/5/4300-digits",
         Ext,
