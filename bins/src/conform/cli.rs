@@ -164,6 +164,11 @@ pub struct GradeArgs {
     /// The client's file name in each submission
     #[arg(long, value_name = "NAME", default_value = "client.py")]
     pub client_file: String,
+    /// A word added to a client's command for the encrypted-session cases (repeatable,
+    /// e.g. --client-encrypt-arg=--encrypt); without it, a client that sends no key has
+    /// its §5 cases unsupported
+    #[arg(long, value_name = "WORD", allow_hyphen_values = true)]
+    pub client_encrypt_arg: Vec<String>,
     /// Cases run at once, across submissions; default: the CPU count
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,

@@ -139,9 +139,20 @@ pub fn run_cli(args: super::cli::GradeArgs) -> Result<u8, String> {
                     super::quoted("--cmd", &template.text),
                     super::quoted("--cwd", &file.parent().unwrap_or(&submission.dir).display().to_string())
                 );
+                let encrypt_template = if args.client_encrypt_arg.is_empty() {
+                    None
+                } else {
+                    let words: Vec<String> =
+                        args.client_encrypt_arg.iter().map(|word| shell_quote(word)).collect();
+                    Some(Template::parse(&format!("{} {}", template.text, words.join(" ")))?)
+                };
+                let rerun = match &encrypt_template {
+                    Some(encrypt) => format!("{rerun} {}", super::quoted("--encrypt-cmd", &encrypt.text)),
+                    None => rerun,
+                };
                 Some(client::Config {
                     template,
-                    encrypt_template: None,
+                    encrypt_template,
                     cwd: file.parent().map(Path::to_path_buf),
                     stop_word: "stop".into(),
                     quit_word: "quit".into(),
