@@ -6,7 +6,7 @@ use super::{Ctx, report_bytes};
 use crate::conform::model::{Finding, Step};
 use rustix::process::Signal;
 
-pub fn fifty_clients(ctx: &mut Ctx) -> Step {
+pub(super) fn fifty_clients(ctx: &mut Ctx) -> Step {
     ctx.start()?;
     const CLIENTS: usize = 50;
     for n in 1..=CLIENTS {
@@ -37,7 +37,7 @@ pub fn fifty_clients(ctx: &mut Ctx) -> Step {
     ctx.expect_rows(&rows)
 }
 
-pub fn thousand_numbers(ctx: &mut Ctx) -> Step {
+pub(super) fn thousand_numbers(ctx: &mut Ctx) -> Step {
     ctx.start()?;
     ctx.ask(1, r#"{"op": "START", "client_id": "thousand", "cipher": null}"#, START_OK)?;
     for i in 1..=1000i64 {
@@ -47,7 +47,7 @@ pub fn thousand_numbers(ctx: &mut Ctx) -> Step {
     ctx.ask(1, r#"{"op": "STOP"}"#, r#"{"op": "STOP", "status": true, "min": -500, "max": 499}"#)
 }
 
-pub fn digits_4300(ctx: &mut Ctx) -> Step {
+pub(super) fn digits_4300(ctx: &mut Ctx) -> Step {
     ctx.start()?;
     let big = format!("1{}", "0".repeat(4299));
     let too_big = format!("1{}", "0".repeat(4300));
@@ -66,7 +66,7 @@ pub fn digits_4300(ctx: &mut Ctx) -> Step {
     )
 }
 
-pub fn row_before_reply(ctx: &mut Ctx) -> Step {
+pub(super) fn row_before_reply(ctx: &mut Ctx) -> Step {
     ctx.start()?;
     ctx.ask(1, r#"{"op": "START", "client_id": "durable", "cipher": null}"#, START_OK)?;
     for number in ["5", "-3", "12"] {
@@ -104,7 +104,7 @@ fn report_is(ctx: &mut Ctx, expected: &[u8]) -> Step {
     }
 }
 
-pub fn existing_report(ctx: &mut Ctx) -> Step {
+pub(super) fn existing_report(ctx: &mut Ctx) -> Step {
     ctx.prepare_report(&report_bytes(&["earlier,2,1,9"]))?;
     ctx.start()?;
     session(ctx, 1, "later", "5")?;
@@ -125,21 +125,21 @@ pub fn existing_report(ctx: &mut Ctx) -> Step {
     report_is(ctx, &expected)
 }
 
-pub fn torn_line(ctx: &mut Ctx) -> Step {
+pub(super) fn torn_line(ctx: &mut Ctx) -> Step {
     ctx.prepare_report(b"client_id,count,min,max\r\nearlier,2,1,9\r\ntorn,3,-")?;
     ctx.start()?;
     session(ctx, 1, "after-crash", "5")?;
     report_is(ctx, &report_bytes(&["earlier,2,1,9", "after-crash,1,5,5"]))
 }
 
-pub fn partial_header(ctx: &mut Ctx) -> Step {
+pub(super) fn partial_header(ctx: &mut Ctx) -> Step {
     ctx.prepare_report(b"client_id,co")?;
     ctx.start()?;
     session(ctx, 1, "half", "5")?;
     report_is(ctx, &report_bytes(&["half,1,5,5"]))
 }
 
-pub fn foreign_report(ctx: &mut Ctx) -> Step {
+pub(super) fn foreign_report(ctx: &mut Ctx) -> Step {
     let foreign = b"name,value\r\nx,1\r\n";
     ctx.prepare_report(foreign)?;
     let port = crate::conform::process::free_port()
@@ -149,7 +149,7 @@ pub fn foreign_report(ctx: &mut Ctx) -> Step {
     report_is(ctx, foreign)
 }
 
-pub fn report_removed(ctx: &mut Ctx) -> Step {
+pub(super) fn report_removed(ctx: &mut Ctx) -> Step {
     ctx.start()?;
     ctx.ask(1, r#"{"op": "START", "client_id": "moved", "cipher": null}"#, START_OK)?;
     ctx.ask(1, r#"{"op": "NUMBER", "number": 5}"#, NUMBER_OK)?;
@@ -161,7 +161,7 @@ pub fn report_removed(ctx: &mut Ctx) -> Step {
     report_is(ctx, &report_bytes(&["moved,1,5,5"]))
 }
 
-pub fn report_truncated(ctx: &mut Ctx) -> Step {
+pub(super) fn report_truncated(ctx: &mut Ctx) -> Step {
     ctx.start()?;
     session(ctx, 1, "cut", "5")?;
     if let Some(path) = ctx.report_path() {
@@ -183,34 +183,34 @@ fn expect_code(code: Option<i32>, wanted: i32) -> Step {
     }
 }
 
-pub fn no_arguments(ctx: &mut Ctx) -> Step {
+pub(super) fn no_arguments(ctx: &mut Ctx) -> Step {
     let code = ctx.run_to_exit(None, &[])?;
     expect_code(code, 1)
 }
 
-pub fn extra_argument(ctx: &mut Ctx) -> Step {
+pub(super) fn extra_argument(ctx: &mut Ctx) -> Step {
     let port = crate::conform::process::free_port()
         .map_err(|error| Finding::Closed(format!("no free port: {error}")))?;
     let code = ctx.run_to_exit(Some(&port.to_string()), &["extra"])?;
     expect_code(code, 1)
 }
 
-pub fn port_not_a_number(ctx: &mut Ctx) -> Step {
+pub(super) fn port_not_a_number(ctx: &mut Ctx) -> Step {
     let code = ctx.run_to_exit(Some("abc"), &[])?;
     expect_code(code, 2)
 }
 
-pub fn port_out_of_range(ctx: &mut Ctx) -> Step {
+pub(super) fn port_out_of_range(ctx: &mut Ctx) -> Step {
     let code = ctx.run_to_exit(Some("70000"), &[])?;
     expect_code(code, 2)
 }
 
-pub fn negative_port(ctx: &mut Ctx) -> Step {
+pub(super) fn negative_port(ctx: &mut Ctx) -> Step {
     let code = ctx.run_to_exit(Some("-1"), &[])?;
     expect_code(code, 2)
 }
 
-pub fn port_in_use(ctx: &mut Ctx) -> Step {
+pub(super) fn port_in_use(ctx: &mut Ctx) -> Step {
     let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
         .map_err(|error| Finding::Closed(format!("cannot hold a port: {error}")))?;
     let port = listener.local_addr().map_err(|error| Finding::Closed(error.to_string()))?.port();
@@ -220,7 +220,7 @@ pub fn port_in_use(ctx: &mut Ctx) -> Step {
     expect_code(code, 2)
 }
 
-pub fn sigterm(ctx: &mut Ctx) -> Step {
+pub(super) fn sigterm(ctx: &mut Ctx) -> Step {
     ctx.start()?;
     session(ctx, 1, "term", "5")?;
     ctx.signal(Signal::TERM, "SIGTERM");
@@ -229,7 +229,7 @@ pub fn sigterm(ctx: &mut Ctx) -> Step {
     report_is(ctx, &report_bytes(&["term,1,5,5"]))
 }
 
-pub fn unusable_report(ctx: &mut Ctx) -> Step {
+pub(super) fn unusable_report(ctx: &mut Ctx) -> Step {
     let dir = ctx.dir()?;
     std::fs::create_dir(dir.join("report.csv"))
         .map_err(|error| Finding::Closed(format!("cannot prepare the case: {error}")))?;

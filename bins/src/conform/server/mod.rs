@@ -334,6 +334,8 @@ impl<'a> Ctx<'a> {
         match ready {
             Ok(listening) => {
                 self.log.note(0, &format!("listening on port {port} (seen in /proc/net/tcp)"));
+                // Evidence only: a server may still be writing its header at this point.
+                self.report_before = self.report();
                 self.addr = Some(SocketAddr::new(listening.loopback(), port));
                 Ok(())
             }
