@@ -457,26 +457,33 @@ impl Listening {
     }
 }
 
-/// Whether a socket listens on `port`, from `/proc/net/tcp` and `/proc/net/tcp6`.
-pub fn listening_on(port: u16) -> Option<Listening> {
+/// The sockets listening on `port`, from `/proc/net/tcp` and `/proc/net/tcp6`: their
+/// family and inode.
+pub fn listening_on(port: u16) -> Vec<(Listening, u64)> {
     let wanted = format!(":{port:04X}");
-    let find = |path: &str| {
-        std::fs::read_to_string(path).ok().is_some_and(|table| {
-            table.lines().skip(1).any(|line| {
-                let mut fields = line.split_whitespace();
-                let local = fields.nth(1).unwrap_or("");
-                let state = fields.nth(1).unwrap_or("");
-                local.ends_with(&wanted) && state == "0A"
+    let mut found = Vec::new();
+    for (path, family) in [("/proc/net/tcp", Listening::V4), ("/proc/net/tcp6", Listening::V6)] {
+        let Ok(table) = std::fs::read_to_string(path) else { continue };
+        for line in table.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() > 9 && fields[1].ends_with(&wanted) && fields[3] == "0A" {
+                found.push((family, fields[9].parse().unwrap_or(0)));
+            }
+        }
+    }
+    found
+}
+
+/// Whether a process of group `pgid` holds the socket with this inode.
+fn group_holds_socket(pgid: u32, inode: u64) -> bool {
+    let link = format!("socket:[{inode}]");
+    group_members(pgid).into_iter().any(|pid| {
+        std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|fds| {
+            fds.flatten().any(|fd| {
+                std::fs::read_link(fd.path()).is_ok_and(|target| target.as_os_str() == link.as_str())
             })
         })
-    };
-    if find("/proc/net/tcp") {
-        Some(Listening::V4)
-    } else if find("/proc/net/tcp6") {
-        Some(Listening::V6)
-    } else {
-        None
-    }
+    })
 }
 
 /// Why a server never became ready.
@@ -492,7 +499,9 @@ pub enum NotReady {
 pub fn wait_listening(proc: &mut Proc, port: u16, timeout: Duration) -> Result<Listening, NotReady> {
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(listening) = listening_on(port) {
+        // The socket must be the server's own: another program may have taken the port.
+        let ours = listening_on(port).into_iter().find(|(_, inode)| group_holds_socket(proc.pid(), *inode));
+        if let Some((listening, _)) = ours {
             return Ok(listening);
         }
         if proc.exited() {
