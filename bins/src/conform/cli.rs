@@ -71,7 +71,7 @@ pub struct Common {
     /// Cases run at once (each in its own process and directory); default: the CPU count
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
-    /// Seconds one reply, or a program's start, may take; a case may take six times that
+    /// Seconds one reply may take; a program may take twice that to start, a case six times that
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_timeout)]
     pub timeout: f64,
     /// Also write the results as JSON
@@ -172,7 +172,7 @@ pub struct GradeArgs {
     /// Cases run at once, across submissions; default: the CPU count
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
-    /// Seconds one reply, or a program's start, may take
+    /// Seconds one reply may take (twice that for a program to start)
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_timeout)]
     pub timeout: f64,
 }
@@ -200,7 +200,7 @@ pub struct MatrixArgs {
     /// Cells run at once; default: the CPU count
     #[arg(short = 'j', long, value_name = "N")]
     pub jobs: Option<usize>,
-    /// Seconds one reply, or a program's start, may take
+    /// Seconds one reply may take (twice that for a program to start)
     #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_timeout)]
     pub timeout: f64,
 }

@@ -158,7 +158,7 @@ fn cell(client: &Peer, server: &Peer, timeout: Duration) -> Result<(), String> {
     let port = process::free_port().map_err(|e| format!("no free port: {e}"))?;
     let argv = server.template.argv(&[("port", Some(&port.to_string()))]);
     let mut server_proc = Proc::spawn(&argv, server_dir.path(), false).map_err(|e| format!("server: {e}"))?;
-    match process::wait_listening(&mut server_proc, port, timeout) {
+    match process::wait_listening(&mut server_proc, port, timeout * 2) {
         Ok(_) => {}
         Err(NotReady::Exited(status)) => {
             return Err(format!("the server exited before listening ({})", process::describe_status(status)));

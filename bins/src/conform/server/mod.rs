@@ -329,7 +329,8 @@ impl<'a> Ctx<'a> {
         self.log.note(0, &format!("started: {} (in {})", shell_words(&argv), dir.display()));
         let mut proc = Proc::spawn(&argv, &dir, false)
             .map_err(|error| Finding::Closed(format!("cannot start {}: {error}", shell_words(&argv))))?;
-        let ready = process::wait_listening(&mut proc, port, self.config.timeout);
+        // Starting an interpreter on a loaded machine is slower than any reply: twice the timeout.
+        let ready = process::wait_listening(&mut proc, port, self.config.timeout * 2);
         self.proc = Some(proc);
         match ready {
             Ok(listening) => {
@@ -345,7 +346,7 @@ impl<'a> Ctx<'a> {
             ))),
             Err(NotReady::Timeout) => Err(Finding::Timeout(format!(
                 "the server never listened on port {port} within {:?}",
-                self.config.timeout
+                self.config.timeout * 2
             ))),
         }
     }
