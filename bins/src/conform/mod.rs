@@ -43,6 +43,10 @@ pub const EXIT_TOOL: u8 = 2;
 
 /// Runs a parsed command line; the exit code.
 pub fn run(args: cli::Args) -> u8 {
+    if let Err(error) = process::handle_interrupts() {
+        eprintln!("minmax-conform: cannot handle interrupts: {error}");
+        return EXIT_TOOL;
+    }
     let result = match args.command {
         Command::Server(args) => run_server(args),
         Command::Client(args) => client::run_cli(args),

@@ -3,7 +3,7 @@
 //! connection would crash some servers), and fresh working directories.
 
 use rustix::process::{Pid, PidfdFlags, Signal};
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::io::Read;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, TcpListener};
 use std::os::fd::OwnedFd;
@@ -157,6 +157,38 @@ pub fn free_port() -> std::io::Result<u16> {
     Err(std::io::Error::other("no free port found after 100 tries"))
 }
 
+/// The process groups of the programs under test that are still running, so that an
+/// interrupted run stops them instead of leaving them behind.
+static LIVE_GROUPS: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+fn live_groups() -> std::sync::MutexGuard<'static, BTreeSet<u32>> {
+    LIVE_GROUPS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Catches SIGINT, SIGTERM and SIGHUP: they kill every program under test (each is in
+/// a group of its own, out of the terminal's reach), then end the tool.
+///
+/// It also matters to the programs: a run started where SIGINT is ignored (a
+/// background job of a script) would otherwise hand them an ignored SIGINT, and a
+/// Python client then never sees the Ctrl-C a case sends it. Caught signals are reset
+/// to their defaults in a new program; ignored ones are not.
+pub fn handle_interrupts() -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    std::thread::Builder::new().name("interrupts".into()).spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            for group in live_groups().iter() {
+                if let Some(pid) = Pid::from_raw(*group as i32) {
+                    let _ = rustix::process::kill_process_group(pid, Signal::KILL);
+                }
+            }
+            eprintln!("minmax-conform: interrupted; the programs under test were stopped");
+            std::process::exit(128 + signal);
+        }
+    })?;
+    Ok(())
+}
+
 /// A running program under test.
 pub struct Proc {
     child: Child,
@@ -200,6 +232,7 @@ impl Proc {
             readers.push(collect(err, Arc::clone(&stderr)));
         }
         let stdin = child.stdin.take();
+        live_groups().insert(child.id());
         Ok(Proc { child, pidfd, stdin, stdout, stderr, readers, status: None, argv: argv.to_vec() })
     }
 
@@ -275,6 +308,7 @@ impl Proc {
     fn reap(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
             self.status = self.child.wait().ok();
+            live_groups().remove(&self.child.id());
         }
         self.drain_readers();
         self.status
