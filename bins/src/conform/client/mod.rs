@@ -123,6 +123,8 @@ pub struct Ctx<'a> {
     pub key_text: Option<String>,
     notes: Vec<String>,
     signalled: bool,
+    /// The client hung up while a frame was awaited: it may be dying.
+    connection_lost: bool,
 }
 
 impl<'a> Ctx<'a> {
@@ -160,6 +162,7 @@ impl<'a> Ctx<'a> {
             key_text: None,
             notes: Vec::new(),
             signalled: false,
+            connection_lost: false,
         })
     }
 
@@ -283,6 +286,7 @@ impl<'a> Ctx<'a> {
         match conn.recv_frame() {
             Ok(body) => Ok(body),
             Err(Finding::Closed(why)) => {
+                self.connection_lost = true;
                 let detail =
                     if self.proc.as_ref().is_some_and(Proc::exited) { self.exited_detail() } else { why };
                 Err(Finding::Closed(detail))
@@ -605,10 +609,11 @@ pub fn run_case(case: &Case, config: &Config) -> Outcome {
     if let Some(mut ctx) = ctx {
         ctx.hang_up();
         let signalled = ctx.signalled;
+        let lost = ctx.connection_lost || matches!(result, Err(Finding::Closed(_) | Finding::Timeout(_)));
         let mut procs: Vec<Proc> = std::mem::take(&mut ctx.earlier);
         procs.extend(ctx.proc.take());
         for proc in &mut procs {
-            if result.is_err() && !proc.exited() {
+            if lost && !proc.exited() {
                 // A client dying of an exception takes a moment to exit: let its status be its own.
                 let _ = proc.wait_exit(Duration::from_millis(300));
             }

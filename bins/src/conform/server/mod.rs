@@ -252,6 +252,8 @@ pub struct Ctx<'a> {
     notes: Vec<String>,
     /// The case ended the server on purpose (a kill, a signal, a command line that exits).
     pub ended_on_purpose: bool,
+    /// A connection ended while a reply was awaited: the server may be dying.
+    connection_lost: bool,
     report_before: Option<Vec<u8>>,
 }
 
@@ -268,6 +270,7 @@ impl<'a> Ctx<'a> {
             conns: Vec::new(),
             notes: Vec::new(),
             ended_on_purpose: false,
+            connection_lost: false,
             report_before: None,
         }
     }
@@ -441,10 +444,14 @@ impl<'a> Ctx<'a> {
 
     /// The next reply on `c` must be `expected`.
     pub fn expect_reply(&mut self, c: usize, expected: &str, alternatives: &[(&[u8], &str)]) -> Step {
-        let actual = self.conn(c)?.recv_frame().map_err(|finding| match finding {
-            Finding::Closed(why) => Finding::fail(expected.to_string(), why),
-            other => other,
-        })?;
+        let actual = match self.conn(c)?.recv_frame() {
+            Ok(actual) => actual,
+            Err(Finding::Closed(why)) => {
+                self.connection_lost = true;
+                return Err(Finding::fail(expected.to_string(), why));
+            }
+            Err(other) => return Err(other),
+        };
         self.check(expected.as_bytes(), alternatives, &actual)
     }
 
@@ -516,10 +523,14 @@ impl<'a> Ctx<'a> {
         let mut pause = Duration::from_millis(5);
         loop {
             self.conn(c)?.send_frame(request.as_bytes())?;
-            let reply = self.conn(c)?.recv_frame().map_err(|finding| match finding {
-                Finding::Closed(why) => Finding::fail(START_OK, why),
-                other => other,
-            })?;
+            let reply = match self.conn(c)?.recv_frame() {
+                Ok(reply) => reply,
+                Err(Finding::Closed(why)) => {
+                    self.connection_lost = true;
+                    return Err(Finding::fail(START_OK, why));
+                }
+                Err(other) => return Err(other),
+            };
             let still_held = judge::judge(START_EXISTS.as_bytes(), &[], &reply) != Judgement::Mismatch;
             if !still_held || Instant::now() >= give_up {
                 return self.check(START_OK.as_bytes(), &[], &reply);
@@ -761,8 +772,10 @@ fn finish(case: &Case, config: &Config, mut ctx: Ctx, result: Step, started: Ins
     let died = match ctx.proc.as_mut() {
         Some(proc) if !ctx.ended_on_purpose => {
             // A dying server resets its connections a moment before it exits: after a
-            // failed step, give its exit a moment to be seen.
-            proc.exited() || result.is_err() && proc.wait_exit(Duration::from_millis(300)).is_some()
+            // lost connection or a silence, give its exit a moment to be seen.
+            let connection_lost =
+                ctx.connection_lost || matches!(result, Err(Finding::Closed(_) | Finding::Timeout(_)));
+            proc.exited() || connection_lost && proc.wait_exit(Duration::from_millis(300)).is_some()
         }
         _ => false,
     };
