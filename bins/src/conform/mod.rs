@@ -102,6 +102,9 @@ fn run_server(args: cli::ServerArgs) -> Result<u8, String> {
         runner::Filter { only: common.only.clone(), exclude: common.exclude.clone(), level: common.level };
     let selected: Vec<&server::Case> =
         server::CASES.iter().filter(|case| filter.selects(&case.info)).collect();
+    if selected.is_empty() {
+        return Err("no case matches the selection (see --list, --only, --exclude and --level)".into());
+    }
     if common.list {
         for case in &selected {
             println!("{}  [{}]  {}", case.info.id, case.info.level.name(), case.info.description);

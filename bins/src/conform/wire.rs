@@ -340,8 +340,39 @@ impl Conn {
         drop(self.stream);
     }
 
+    /// Waits (at most 200 ms) until the peer's program has read every byte sent so far,
+    /// as the kernel's socket table shows it (the receive queue of the peer's socket),
+    /// so that the next write reaches it as a read of its own. Dribbled frames are then
+    /// split for certain, whatever the machine's load, not only when the peer is quick.
+    pub fn wait_peer_read(&self) {
+        let (Ok(local), Ok(peer)) = (self.stream.local_addr(), self.stream.peer_addr()) else { return };
+        let give_up = Instant::now() + Duration::from_millis(200);
+        while peer_unread(peer.port(), local.port()).is_some_and(|unread| unread > 0)
+            && Instant::now() < give_up
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     /// Changes how long a single read may wait.
     pub fn set_timeout(&mut self, timeout: Duration) {
         self.timeout = timeout;
     }
+}
+
+/// The bytes waiting in the receive queue of the socket whose local port is `port` and
+/// whose peer's port is `peer_port`, from `/proc/net/tcp` and `/proc/net/tcp6`.
+fn peer_unread(port: u16, peer_port: u16) -> Option<u64> {
+    let (local, remote) = (format!(":{port:04X}"), format!(":{peer_port:04X}"));
+    for path in ["/proc/net/tcp", "/proc/net/tcp6"] {
+        let Ok(table) = std::fs::read_to_string(path) else { continue };
+        for line in table.lines().skip(1) {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            if fields.len() > 4 && fields[1].ends_with(&local) && fields[2].ends_with(&remote) {
+                let rx = fields[4].split(':').nth(1)?;
+                return u64::from_str_radix(rx, 16).ok();
+            }
+        }
+    }
+    None
 }

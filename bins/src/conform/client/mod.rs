@@ -310,7 +310,7 @@ impl<'a> Ctx<'a> {
             if conn.send(&[byte]).is_err() {
                 break;
             }
-            std::thread::sleep(Duration::from_millis(1));
+            conn.wait_peer_read();
         }
         Ok(())
     }
@@ -670,6 +670,9 @@ pub fn run_cli(args: super::cli::ClientArgs) -> Result<u8, String> {
         level: common.level,
     };
     let selected: Vec<&Case> = CASES.iter().filter(|case| filter.selects(&case.info)).collect();
+    if selected.is_empty() {
+        return Err("no case matches the selection (see --list, --only, --exclude and --level)".into());
+    }
     if common.list {
         for case in &selected {
             println!("{}  [{}]  {}", case.info.id, case.info.level.name(), case.info.description);

@@ -474,8 +474,8 @@ impl<'a> Ctx<'a> {
                 let conn = self.conn(c)?;
                 for byte in bytes {
                     conn.send(&[byte])?;
-                    // A pause, so that the bytes reach the server as separate reads.
-                    std::thread::sleep(Duration::from_millis(1));
+                    // So that the bytes reach the server as separate reads.
+                    conn.wait_peer_read();
                 }
                 Ok(())
             }
@@ -485,7 +485,7 @@ impl<'a> Ctx<'a> {
                 let conn = self.conn(c)?;
                 for piece in [&bytes[..2], &bytes[2..4], &bytes[4..middle], &bytes[middle..]] {
                     conn.send(piece)?;
-                    std::thread::sleep(Duration::from_millis(5));
+                    conn.wait_peer_read();
                 }
                 Ok(())
             }
