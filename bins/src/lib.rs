@@ -5,10 +5,13 @@
 //!
 //! Modules: [`bench`](mod@bench) the load generator and ceiling server, [`cli`] argument values
 //! and exit codes, [`client`] the client program around its transport loop,
+//! [`conform`] the conformance battery and grader (independent of the library crates
+//! it judges),
 //! [`logging`] the log format.
 #![warn(missing_docs)]
 
 pub mod bench;
 pub mod cli;
 pub mod client;
+pub mod conform;
 pub mod logging;
