@@ -219,8 +219,60 @@ pub fn exit_for(kind: ErrorKind) -> Exit {
     }
 }
 
+/// The one argument that makes a program print its own documentation instead of
+/// running: `--generate man` (a man page, roff) or `--generate SHELL` (completions
+/// for bash, zsh, fish, elvish or powershell), written from the same clap
+/// definitions as `--help`, so they cannot drift.
+pub const GENERATE: &str = "--generate";
+
+/// Prints what `--generate WHAT` asks for; the exit status.
+fn generate<T: clap::CommandFactory>(what: &str) -> Exit {
+    let mut command = T::command();
+    let name = command.get_name().to_string();
+    // Rendered first, written after: clap_complete panics when its writer fails,
+    // and a closed standard output must be an error message, not a panic.
+    let mut text = Vec::new();
+    let rendered = match what {
+        "man" => clap_mangen::Man::new(command).render(&mut text),
+        shell => match shell.parse::<clap_complete::Shell>() {
+            Ok(shell) => {
+                clap_complete::generate(shell, &mut command, name.clone(), &mut text);
+                Ok(())
+            }
+            Err(_) => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "{name}: {GENERATE} takes man, bash, zsh, fish, elvish or powershell, not {}",
+                    excerpt(shell)
+                );
+                return Exit::InvalidArgument;
+            }
+        },
+    };
+    let mut out = std::io::stdout().lock();
+    match rendered.and_then(|()| out.write_all(&text)).and_then(|()| out.flush()) {
+        Ok(()) => Exit::Success,
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "{name}: cannot write to standard output: {error}");
+            Exit::Unavailable
+        }
+    }
+}
+
+/// When the process was started as `PROGRAM --generate WHAT`, prints the man page or
+/// completions of `T` and exits; otherwise returns.
+pub fn generate_if_asked<T: clap::CommandFactory>() {
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|first| first == GENERATE) {
+        let what = args.next().map(|what| what.to_string_lossy().into_owned()).unwrap_or_default();
+        std::process::exit(i32::from(generate::<T>(&what).code()));
+    }
+}
+
 /// Parses the process's arguments, or prints why not and exits with §7's code.
+/// `PROGRAM --generate man|SHELL` prints documentation instead (see [`GENERATE`]).
 pub fn parse_or_exit<T: clap::Parser>() -> T {
+    generate_if_asked::<T>();
     match T::try_parse() {
         Ok(parsed) => parsed,
         Err(error) => {

@@ -207,6 +207,8 @@ pub struct MatrixArgs {
 
 /// Parses the command line; clap's own errors are exit 2 (the tool could not run).
 pub fn parse() -> Args {
+    // The programs' shared --generate (man page, completions): documentation only.
+    crate::cli::generate_if_asked::<Args>();
     match Args::try_parse() {
         Ok(args) => args,
         Err(error) => {
