@@ -11,7 +11,7 @@
 //! its group-commit writer; [`metrics`] the Prometheus endpoint; [`rate_limit`] log
 //! lines of lasting conditions; [`registered`] the one `unsafe` block, a source
 //! registered with a poller; [`client`] the client's transport; [`nonblocking`]
-//! loops over nonblocking sockets.
+//! loops over nonblocking sockets; [`tls`] the TLS files and the client identity.
 #![warn(missing_docs)]
 
 pub mod client;
@@ -22,7 +22,9 @@ pub mod nonblocking;
 pub mod rate_limit;
 pub mod registered;
 pub mod report;
+pub mod tls;
 
 pub use event_loop::{EventLoop, RunError, Settings, Signals, StartError};
 pub use metrics::Metrics;
 pub use registered::Registered;
+pub use tls::{TlsError, TlsFiles};
