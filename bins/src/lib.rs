@@ -3,12 +3,14 @@
 //! lives in `minmax-core`, the I/O in `minmax-net`; the programs in `src/bin` only
 //! parse, set up and report.
 //!
-//! Modules: [`bench`] the load generator and ceiling server, [`cli`] argument values
+//! Modules: [`bench`] the load generator and ceiling server, [`certs`] TLS
+//! certificates without openssl, [`cli`] argument values
 //! and exit codes, [`client`] the client's run loop,
 //! [`logging`] the log format.
 #![warn(missing_docs)]
 
 pub mod bench;
+pub mod certs;
 pub mod cli;
 pub mod client;
 pub mod logging;
