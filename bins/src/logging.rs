@@ -25,8 +25,9 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Lines that may wait for standard error; past this, lines are dropped and counted.
-const QUEUED_LINES: usize = 16 * 1024;
+/// Lines that may wait for standard error (a few hundred kilobytes); past this,
+/// lines are dropped and counted.
+const QUEUED_LINES: usize = 4096;
 
 /// Fields whose values come from clients: always quoted.
 const CLIENT_FIELDS: [&str; 4] = ["client_id", "op", "peer", "host"];

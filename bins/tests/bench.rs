@@ -1,6 +1,6 @@
 //! minmax-bench, the real binary: its load is checked reply by reply, so it must pass
-//! against minmax-server, report every session it ran, and fail (exit 1) when the
-//! replies are not the protocol's.
+//! against minmax-server, report every session it ran, and fail (exit 3, as the
+//! client's refusal) when the replies are not the protocol's.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -95,9 +95,9 @@ fn the_ceiling_answers_every_frame_and_its_replies_fail_the_checks() {
         (code, &report["requests"], &report["errors"]),
         (0, &serde_json::json!(360), &serde_json::json!(0))
     );
-    // Canned replies are not the protocol's: a checked load must see errors and exit 1.
+    // Canned replies are not the protocol's: a checked load must see errors and exit 3.
     let (code, report, _) = bench(&["--addr", &addr, "--conns", "1", "--sessions", "3"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert!(report["errors"].as_u64().unwrap() > 0);
     assert!(report["error_samples"][0].as_str().unwrap().contains(r#"expected {"op": "START""#), "{report}");
 }
@@ -106,6 +106,43 @@ fn the_ceiling_answers_every_frame_and_its_replies_fail_the_checks() {
 fn a_server_that_refuses_is_counted_as_errors() {
     let server = Server::start(&["--require-cipher"]);
     let (code, report, _) = bench(&["--addr", &server.addr.to_string(), "--conns", "1", "--sessions", "2"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 3);
     assert!(report["error_samples"][0].as_str().unwrap().contains("Cifra obrigat"), "{report}");
+}
+
+/// Issue 14, item 4: a timed run leaves its rows recognisable and the server's log
+/// free of warnings: open sessions are quit and connections closed cleanly.
+#[test]
+fn a_timed_run_ends_cleanly_with_recognisable_ids() {
+    let server = Server::start(&[]);
+    let addr = format!("localhost:{}", server.addr.port());
+    let (code, report, stderr) =
+        bench(&["--addr", &addr, "--conns", "4", "--duration", "0.5", "--pipeline", "4", "--idle", "3"]);
+    assert_eq!(code, 0, "{report} {stderr}");
+    assert!(report["sessions"].as_u64().unwrap() > 0, "{report}");
+    let rows = report_rows(&server.report());
+    assert!(!rows.is_empty() && rows.iter().all(|row| row[0].starts_with("minmax-bench-")), "{rows:?}");
+    let (status, log) = server.terminate();
+    assert!(status.success());
+    assert!(!log.contains(" WARN ") && !log.contains(" ERROR "), "{log}");
+    assert!(!log.contains("shutting down: no new connections") || log.contains("connections=0"), "{log}");
+}
+
+/// Issue 14, item 7: the three programs agree: an unreachable server is exit 5, a
+/// bad host is exit 2, and --help starts with what this program is.
+#[test]
+fn exit_codes_and_help_agree_with_the_client() {
+    let unused = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let output = Command::new(bench_binary())
+        .args(["--addr", &unused.to_string(), "--duration", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(5), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is minmax-server running there?"));
+    let output = Command::new(bench_binary()).args(["--addr", "bad_host:5000"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = Command::new(bench_binary()).arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&output.stdout);
+    assert!(help.starts_with("minmax-bench: a load generator"), "{help}");
+    assert!(help.contains("appended to the server's\nreport"), "{help}");
 }

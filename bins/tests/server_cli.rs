@@ -45,6 +45,28 @@ fn a_wrong_number_of_arguments_is_exit_1() {
     assert_exit(&["--no-such-option", "5000"], 1, "--no-such-option");
 }
 
+/// Issue 14, item 8: clap's tip for an unknown option ("to pass '--bogus' as a value,
+/// use '-- --bogus'") is wrong for these programs; the message points to --help.
+#[test]
+fn an_unknown_option_points_to_help() {
+    let output = run(&["5000", "--bogus"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("unexpected argument \"--bogus\""), "{stderr}");
+    assert!(stderr.contains("minmax-server --help") && !stderr.contains("-- --bogus"), "{stderr}");
+}
+
+/// Issue 10, item 12: a huge argument is shown as an excerpt, not echoed whole.
+#[test]
+fn a_huge_argument_is_shown_as_an_excerpt() {
+    let huge = "9".repeat(100_000);
+    let output = run(&[&huge]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{}", &stderr[..stderr.len().min(300)]);
+    assert!(stderr.len() < 1000, "{} bytes of error message", stderr.len());
+    assert!(stderr.contains("(100000 characters)"), "{stderr}");
+}
+
 #[test]
 fn an_invalid_port_is_exit_2_and_says_what_was_expected() {
     assert_exit(&["http"], 2, "\"http\" is not a port number: expected an integer from 1 to 65535");

@@ -61,6 +61,12 @@ const READ_BUFFER: usize = 64 * 1024;
 /// memory.
 pub const CONNECTION_OUTPUT_MARK: usize = 64 * 1024;
 
+/// The kernel's send buffer for each connection. Linux grows it on its own up to
+/// megabytes for a peer that does not read; replies here are tens of bytes, so a
+/// fixed size loses nothing and keeps a non-reading peer from pinning kernel memory
+/// the output budget cannot see.
+const KERNEL_SEND_BUFFER: usize = 64 * 1024;
+
 /// The default of [`Settings::output_budget`] (§7).
 pub const DEFAULT_OUTPUT_BUDGET: usize = 64 << 20;
 
@@ -378,7 +384,11 @@ impl EventLoop {
             match listener.get().accept() {
                 Ok((stream, peer)) => {
                     io.metrics.connections_accepted.inc();
-                    if let Err(error) = stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)) {
+                    let configured =
+                        stream.set_nonblocking(true).and_then(|()| stream.set_nodelay(true)).and_then(|()| {
+                            socket2::SockRef::from(&stream).set_send_buffer_size(KERNEL_SEND_BUFFER)
+                        });
+                    if let Err(error) = configured {
                         warn!(%peer, %error, "dropping a new connection: cannot configure its socket");
                         continue;
                     }

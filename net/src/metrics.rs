@@ -247,12 +247,44 @@ fn answer(mut stream: TcpStream, registry: &Registry) -> io::Result<()> {
     if prometheus_client::encoding::text::encode(&mut body, registry).is_err() {
         return respond(&mut stream, "500 Internal Server Error", "encoding the metrics failed\n");
     }
+    let head = String::from_utf8_lossy(&request).to_ascii_lowercase();
+    let content_type = if head.contains("application/openmetrics-text") {
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    } else {
+        body = openmetrics_to_text(&body);
+        "text/plain; version=0.0.4; charset=utf-8"
+    };
     let header = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/openmetrics-text; version=1.0.0; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     stream.write_all(header.as_bytes())?;
     stream.write_all(body.as_bytes())
+}
+
+/// The Prometheus text format (0.0.4) of an OpenMetrics exposition, for scrapers
+/// that do not ask for OpenMetrics (curl, promtool, older Prometheus): a counter
+/// family is named with its `_total` suffix in its HELP and TYPE lines, and there is
+/// no `# EOF` line. The samples are the same.
+pub fn openmetrics_to_text(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut text = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let name = rest.split(' ').next()?;
+            counters.contains(&name).then(|| format!("{prefix}{name}_total{}", &rest[name.len()..]))
+        });
+        text.push_str(renamed.as_deref().unwrap_or(line));
+        text.push('\n');
+    }
+    text
 }
 
 fn respond(stream: &mut TcpStream, status: &str, body: &str) -> io::Result<()> {
@@ -261,4 +293,18 @@ fn respond(stream: &mut TcpStream, status: &str, body: &str) -> io::Result<()> {
         body.len()
     );
     stream.write_all(response.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_are_renamed_for_the_text_format() {
+        let openmetrics = "# HELP a_rows Rows.\n# TYPE a_rows counter\na_rows_total 3\n# HELP a_open Open.\n# TYPE a_open gauge\na_open 1\n# EOF\n";
+        assert_eq!(
+            openmetrics_to_text(openmetrics),
+            "# HELP a_rows_total Rows.\n# TYPE a_rows_total counter\na_rows_total 3\n# HELP a_open Open.\n# TYPE a_open gauge\na_open 1\n"
+        );
+    }
 }

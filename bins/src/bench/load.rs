@@ -166,6 +166,16 @@ impl LoadConn {
         })
     }
 
+    /// The run is over: no new session, and the open one, if any, is quit.
+    fn wind_down(&mut self, now: Instant) {
+        self.draining = true;
+        if self.next != Next::Start {
+            request::encode_bare(&mut self.out, Op::Quit);
+            self.in_flight.push_back(InFlight { expect: Expect::Ok(Op::Quit), sent_at: now });
+            self.next = Next::Start;
+        }
+    }
+
     /// Queues the next request of the session, returning false when the connection
     /// may not start another session.
     fn queue_request(
@@ -349,22 +359,21 @@ fn record_error(report: &mut LoadReport, description: String) {
     }
 }
 
+/// How long the end of a run may take: quitting the open sessions and reading the
+/// last replies, so that the server sees clean closes rather than resets.
+const WIND_DOWN: Duration = Duration::from_secs(5);
+
+/// The prefix of every client id the load uses: recognisable in a report or a log.
+pub const ID_PREFIX: &str = "minmax-bench";
+
 /// Runs the load described by `options`.
 pub fn run(options: &LoadOptions) -> io::Result<LoadReport> {
     let seed = u64::from(std::process::id()) << 32
         ^ std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-    let prefix = format!("bench{:x}", seed & 0xff_ffff);
-    let mut report = LoadReport {
-        elapsed: Duration::ZERO,
-        requests: 0,
-        sessions: 0,
-        errors: 0,
-        error_samples: Vec::new(),
-        latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3).map_err(io::Error::other)?,
-        idle: 0,
-    };
+    let prefix = format!("{ID_PREFIX}-{:06x}", seed & 0xff_ffff);
+    let mut report = LoadReport::new()?;
     let idle = open_idle_sessions(options, &prefix, &mut report)?;
     let poller = Arc::new(Poller::new()?);
     let mut conns: Vec<Option<LoadConn>> = Vec::with_capacity(options.conns);
@@ -379,78 +388,176 @@ pub fn run(options: &LoadOptions) -> io::Result<LoadReport> {
         )?));
     }
     let started = Instant::now();
-    let deadline = options.duration.map(|duration| started + duration);
-    let mut budget = SessionBudget { left: options.sessions };
-    for conn in conns.iter_mut().flatten() {
-        fill_pipeline(conn, &prefix, options, &mut budget, started);
+    let mut run = Run {
+        open: conns.len(),
+        conns,
+        poller,
+        buffer: vec![0u8; 64 * 1024],
+        scratch: Vec::new(),
+        prefix: &prefix,
+        options,
+        budget: SessionBudget { left: options.sessions },
+    };
+    for conn in run.conns.iter_mut().flatten() {
+        fill_pipeline(conn, &prefix, options, &mut run.budget, started);
         if let Err(error) = conn.flush() {
             record_error(&mut report, format!("connection {}: sending failed: {error}", conn.index));
         }
     }
-    let mut events = Events::new();
-    let mut buffer = vec![0u8; 64 * 1024];
-    let mut scratch = Vec::new();
-    let mut open = conns.len();
-    let mut last_progress = started;
-    while open > 0 {
-        let now = Instant::now();
-        if deadline.is_some_and(|deadline| now >= deadline) {
-            break;
-        }
-        if options.progress && now - last_progress >= Duration::from_secs(1) {
-            last_progress = now;
-            let seconds = (now - started).as_secs_f64();
-            eprint!(
-                "\r\x1b[K{:.0} requests/s, {:.0} sessions/s, {} errors",
-                report.requests as f64 / seconds,
-                report.sessions as f64 / seconds,
-                report.errors
-            );
-        }
-        events.clear();
-        let wait = deadline
-            .map(|deadline| deadline.saturating_duration_since(now))
-            .unwrap_or(Duration::from_secs(1));
-        poller.wait(&mut events, Some(wait.min(Duration::from_secs(1))))?;
-        let now = Instant::now();
-        for event in events.iter() {
-            let Some(conn) = conns.get_mut(event.key).and_then(Option::as_mut) else {
-                continue;
-            };
-            let outcome = handle_event(
-                conn,
-                event,
-                &mut buffer,
-                &mut scratch,
-                &mut report,
-                &prefix,
-                options,
-                &mut budget,
-                now,
-            );
-            let finished = match outcome {
-                Ok(finished) => finished,
-                Err(error) => {
-                    record_error(&mut report, format!("connection {}: {error}", conn.index));
-                    true
-                }
-            };
-            if finished {
-                conns[event.key] = None;
-                open -= 1;
-            } else if conn.registered_write != conn.wants_write() {
-                conn.registered_write = !conn.registered_write;
-                conn.stream.modify(Event::new(event.key, true, conn.registered_write), PollMode::Level)?;
-            }
-        }
-    }
+    run.pump(
+        &mut report,
+        options.duration.map(|duration| started + duration),
+        options.progress.then_some(started),
+    )?;
     report.elapsed = started.elapsed();
     if options.progress {
         eprint!("\r\x1b[K");
     }
-    drop(conns);
+    // Not measured: the open sessions are quit and their last replies read (a wrong
+    // one is still an error).
+    let mut tail = LoadReport::new()?;
+    let now = Instant::now();
+    for slot in &mut run.conns {
+        let Some(conn) = slot else { continue };
+        conn.wind_down(now);
+        if let Err(error) = conn.flush() {
+            record_error(&mut tail, format!("connection {}: sending failed: {error}", conn.index));
+        }
+        if conn.in_flight.is_empty() && !conn.wants_write() {
+            // Between two sessions: nothing to wait for.
+            *slot = None;
+        }
+    }
+    run.open = run.conns.iter().flatten().count();
+    run.pump(&mut tail, Some(now + WIND_DOWN), None)?;
+    report.errors += tail.errors;
+    report.error_samples.extend(tail.error_samples.into_iter().take(5 - report.error_samples.len().min(5)));
+    if run.open > 0 {
+        record_error(
+            &mut report,
+            format!("{} connections did not take their last replies in time", run.open),
+        );
+    }
     report.idle = idle.len();
+    quit_idle_sessions(idle, &mut report);
     Ok(report)
+}
+
+/// The connections of a run and what driving them needs.
+struct Run<'a> {
+    conns: Vec<Option<LoadConn>>,
+    open: usize,
+    poller: Arc<Poller>,
+    buffer: Vec<u8>,
+    scratch: Vec<u8>,
+    prefix: &'a str,
+    options: &'a LoadOptions,
+    budget: SessionBudget,
+}
+
+impl Run<'_> {
+    /// Sends and checks until every connection is done or `deadline` passes; shows
+    /// progress from `progress_since` when given.
+    fn pump(
+        &mut self,
+        report: &mut LoadReport,
+        deadline: Option<Instant>,
+        progress_since: Option<Instant>,
+    ) -> io::Result<()> {
+        let mut events = Events::new();
+        let mut last_progress = Instant::now();
+        while self.open > 0 {
+            let now = Instant::now();
+            if deadline.is_some_and(|deadline| now >= deadline) {
+                break;
+            }
+            if let Some(started) = progress_since
+                && now - last_progress >= Duration::from_secs(1)
+            {
+                last_progress = now;
+                let seconds = (now - started).as_secs_f64();
+                eprint!(
+                    "\r\x1b[K{:.0} requests/s, {:.0} sessions/s, {} errors",
+                    report.requests as f64 / seconds,
+                    report.sessions as f64 / seconds,
+                    report.errors
+                );
+            }
+            events.clear();
+            let wait = deadline
+                .map(|deadline| deadline.saturating_duration_since(now))
+                .unwrap_or(Duration::from_secs(1));
+            self.poller.wait(&mut events, Some(wait.min(Duration::from_secs(1))))?;
+            let now = Instant::now();
+            for event in events.iter() {
+                let Some(conn) = self.conns.get_mut(event.key).and_then(Option::as_mut) else {
+                    continue;
+                };
+                let outcome = handle_event(
+                    conn,
+                    event,
+                    &mut self.buffer,
+                    &mut self.scratch,
+                    report,
+                    self.prefix,
+                    self.options,
+                    &mut self.budget,
+                    now,
+                );
+                let finished = match outcome {
+                    Ok(finished) => finished,
+                    Err(error) => {
+                        record_error(report, format!("connection {}: {error}", conn.index));
+                        true
+                    }
+                };
+                if finished {
+                    self.conns[event.key] = None;
+                    self.open -= 1;
+                } else if conn.registered_write != conn.wants_write() {
+                    conn.registered_write = !conn.registered_write;
+                    conn.stream
+                        .modify(Event::new(event.key, true, conn.registered_write), PollMode::Level)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl LoadReport {
+    fn new() -> io::Result<LoadReport> {
+        Ok(LoadReport {
+            elapsed: Duration::ZERO,
+            requests: 0,
+            sessions: 0,
+            errors: 0,
+            error_samples: Vec::new(),
+            latency: Histogram::new_with_bounds(1, 3_600_000_000_000, 3).map_err(io::Error::other)?,
+            idle: 0,
+        })
+    }
+}
+
+/// Quits every idle session and reads its reply, so that they end as sessions do.
+fn quit_idle_sessions(mut idle: Vec<TcpStream>, report: &mut LoadReport) {
+    let mut quit = Vec::new();
+    request::encode_bare(&mut quit, Op::Quit);
+    for stream in &mut idle {
+        if stream.write_all(&quit).is_err() {
+            record_error(report, "an idle session could not be quit: the connection broke".to_string());
+        }
+    }
+    for stream in &mut idle {
+        let mut prefix = [0u8; 4];
+        let read = stream.read_exact(&mut prefix).and_then(|()| {
+            let mut body = vec![0u8; (u32::from_be_bytes(prefix) as usize).min(64 * 1024)];
+            stream.read_exact(&mut body)
+        });
+        if read.is_err() {
+            record_error(report, "an idle session's QUIT was not answered".to_string());
+        }
+    }
 }
 
 /// Opens the idle sessions (before the measured part), checking each START reply.

@@ -49,7 +49,11 @@ pub fn text_report(options: &LoadOptions, report: &LoadReport) -> String {
 pub fn json_report(options: &LoadOptions, report: &LoadReport) -> String {
     let seconds = report.elapsed.as_secs_f64().max(f64::EPSILON);
     let micros = |quantile: f64| report.latency.value_at_quantile(quantile) as f64 / 1e3;
-    let samples: Vec<String> = report.error_samples.iter().map(|sample| format!("{sample:?}")).collect();
+    let samples: Vec<String> = report
+        .error_samples
+        .iter()
+        .map(|sample| serde_json::to_string(sample).unwrap_or_else(|_| "\"(unprintable)\"".into()))
+        .collect();
     format!(
         concat!(
             r#"{{"conns": {}, "pipeline": {}, "numbers": {}, "encrypt": {}, "quit": {}, "idle": {}, "canned": {}, "#,

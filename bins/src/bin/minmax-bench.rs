@@ -3,17 +3,33 @@
 
 use clap::{Parser, Subcommand};
 use minmax_bins::bench::{self, load::LoadOptions};
-use minmax_bins::cli::{self, parse_in_range, parse_port_or_zero, parse_seconds};
-use std::io::IsTerminal;
-use std::net::SocketAddr;
+use minmax_bins::cli::{self, ValueError, parse_in_range, parse_port_or_zero, parse_seconds};
+use minmax_core::Exit;
+use std::io::{IsTerminal, Write as _};
+use std::net::{SocketAddr, ToSocketAddrs};
 use std::process::ExitCode;
 use std::time::Duration;
+
+const ABOUT: &str = "minmax-bench: a load generator for minmax servers. It runs sessions (START, NUMBERs, \
+STOP or QUIT) on many connections and reports requests and sessions per second and latency, checking \
+every reply.";
 
 const AFTER_HELP: &str = "\
 Every reply is checked: each START, NUMBER and QUIT must succeed, and each STOP must
 carry the min and max of the numbers sent (decrypted comparison when --encrypt).
-Any other reply, or a lost connection, is an error; the exit code is 1 if there was
-any, 0 otherwise.
+
+The load is real: every session that ends with STOP is appended to the server's
+report (thousands of rows a second; use --quit to record nothing, or point the
+server at a scratch report). Client ids start with minmax-bench-, so that bench rows
+can be told apart. At the end of a run the open sessions are quit and the
+connections closed cleanly.
+
+Exit codes (as minmax-client's):
+  0  every reply was right
+  1  wrong number of arguments, or an unknown option
+  2  an invalid argument (including a host that does not resolve)
+  3  a reply was wrong or refused, or a connection broke during the run
+  5  the server could not be reached
 
 Examples:
   minmax-bench --conns 50 --duration 10                 strict request/reply
@@ -28,14 +44,14 @@ reference server, and writes bench/RESULTS.md.";
 
 /// A load generator for minmax servers.
 #[derive(Parser)]
-#[command(name = "minmax-bench", version, about, after_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
+#[command(name = "minmax-bench", version, about = ABOUT, after_help = AFTER_HELP, args_conflicts_with_subcommands = true)]
 struct Args {
     #[command(subcommand)]
     command: Option<Command>,
 
-    /// The server's address
-    #[arg(long, default_value = "127.0.0.1:5000")]
-    addr: SocketAddr,
+    /// The server, as HOST:PORT: a DNS name or an IP address, and a port
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:5000", value_parser = parse_target)]
+    addr: String,
 
     /// Connections running sessions
     #[arg(long, default_value = "50", value_parser = |text: &str| parse_in_range(text, 0usize, 100_000))]
@@ -85,7 +101,7 @@ struct Args {
     #[arg(long, value_name = "FILE", requires = "tls")]
     tls_ca: Option<std::path::PathBuf>,
 
-    /// The name the server's certificate must carry, for --tls (default: the address's IP)
+    /// The name the server's certificate must carry, for --tls (default: the host of --addr)
     #[arg(long, value_name = "NAME", requires = "tls")]
     tls_name: Option<String>,
 
@@ -108,6 +124,17 @@ enum Command {
     },
 }
 
+/// Checks the shape of HOST:PORT; the name is resolved when the run starts.
+fn parse_target(text: &str) -> Result<String, ValueError> {
+    let expected = "expected HOST:PORT, such as 127.0.0.1:5000, localhost:5000 or [::1]:5000";
+    let (host, port) = text
+        .rsplit_once(':')
+        .ok_or_else(|| ValueError::new(format!("{} has no port: {expected}", cli::excerpt(text))))?;
+    cli::parse_port(port).map_err(|error| ValueError::new(format!("{error}; {expected}")))?;
+    cli::check_host(host).map_err(|error| ValueError::new(format!("{error}; {expected}")))?;
+    Ok(text.to_string())
+}
+
 fn main() -> ExitCode {
     let args: Args = cli::parse_or_exit();
     if let Some(Command::Ceiling { port, bind }) = args.command {
@@ -122,6 +149,17 @@ fn main() -> ExitCode {
             }
         };
     }
+    let addr = match args.addr.to_socket_addrs().map(|mut addrs| addrs.next()) {
+        Ok(Some(addr)) => addr,
+        Ok(None) | Err(_) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "minmax-bench: invalid --addr: {} does not resolve to an address",
+                cli::excerpt(&args.addr)
+            );
+            return cli::exit_code(Exit::InvalidArgument);
+        }
+    };
     let tls = match tls_setup(&args) {
         Ok(tls) => tls,
         Err(message) => {
@@ -130,7 +168,7 @@ fn main() -> ExitCode {
         }
     };
     if let Some(count) = args.fresh {
-        let report = bench::fresh::run(args.addr, count, args.conns, tls.as_ref());
+        let report = bench::fresh::run(addr, count, args.conns, tls.as_ref());
         let seconds = report.elapsed.as_secs_f64().max(f64::EPSILON);
         let rate = report.connections as f64 / seconds;
         if args.json {
@@ -156,7 +194,7 @@ fn main() -> ExitCode {
         return if report.errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) };
     }
     let options = LoadOptions {
-        addr: args.addr,
+        addr,
         conns: args.conns,
         sessions: args.sessions,
         duration: match (args.duration, args.sessions) {
@@ -180,12 +218,21 @@ fn main() -> ExitCode {
             } else {
                 bench::text_report(&options, &report)
             };
-            println!("{}", output.trim_end());
-            if report.errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) }
+            let written = writeln!(std::io::stdout(), "{}", output.trim_end());
+            if let Err(error) = written {
+                let _ = writeln!(std::io::stderr(), "minmax-bench: cannot write the report: {error}");
+                return cli::exit_code(Exit::Unavailable);
+            }
+            cli::exit_code(if report.errors == 0 { Exit::Success } else { Exit::Refused })
         }
         Err(error) => {
-            eprintln!("minmax-bench: cannot run the load against {}: {error}", options.addr);
-            ExitCode::from(1)
+            let _ = writeln!(
+                std::io::stderr(),
+                "minmax-bench: cannot run the load against {} ({}): {error} (is minmax-server running there?)",
+                args.addr,
+                options.addr
+            );
+            cli::exit_code(Exit::Unavailable)
         }
     }
 }
@@ -215,7 +262,13 @@ fn tls_setup(
     let name = match &args.tls_name {
         Some(name) => rustls::pki_types::ServerName::try_from(name.clone())
             .map_err(|error| format!("--tls-name {name:?}: {error}"))?,
-        None => rustls::pki_types::ServerName::from(args.addr.ip()),
+        // The host part of --addr: a name or an address, as the certificate must carry.
+        None => {
+            let host = args.addr.rsplit_once(':').map_or(args.addr.as_str(), |(host, _)| host);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            rustls::pki_types::ServerName::try_from(host.to_string())
+                .map_err(|error| format!("--addr {host:?} cannot name a TLS server: {error}"))?
+        }
     };
     Ok(Some((std::sync::Arc::new(config), name)))
 }

@@ -26,7 +26,7 @@ pub struct Server {
     pub addr: SocketAddr,
     pub dir: PathBuf,
     log: Arc<Mutex<String>>,
-    log_lines: mpsc::Receiver<String>,
+    pub log_lines: mpsc::Receiver<String>,
     /// Reads stderr until the server's end; joined after an exit so the log is whole.
     log_reader: Option<std::thread::JoinHandle<()>>,
     _temp: Option<tempfile::TempDir>,
@@ -178,13 +178,54 @@ impl Server {
 
     /// The server's resident memory, from /proc.
     pub fn rss_kib(&self) -> u64 {
+        self.proc_status_kib("VmRSS:")
+    }
+
+    /// The most resident memory the server has had, from /proc.
+    pub fn peak_rss_kib(&self) -> u64 {
+        self.proc_status_kib("VmHWM:")
+    }
+
+    fn proc_status_kib(&self, key: &str) -> u64 {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.pid())).expect("/proc is readable");
         status
             .lines()
-            .find_map(|line| line.strip_prefix("VmRSS:"))
+            .find_map(|line| line.strip_prefix(key))
             .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
-            .expect("VmRSS is in /proc/PID/status")
+            .unwrap_or_else(|| panic!("{key} is in /proc/PID/status"))
+    }
+
+    /// Waits for the next log line, for at most [`TIMEOUT`].
+    pub fn next_log_line(&self) -> Option<String> {
+        self.log_lines.recv_timeout(TIMEOUT).ok()
+    }
+
+    /// The address of the metrics endpoint, from the server's log (`--metrics`).
+    pub fn metrics_addr(&self) -> SocketAddr {
+        let line = self.wait_for_log("metrics on http://");
+        let addr = line.split("http://").nth(1).and_then(|rest| rest.split('/').next());
+        addr.and_then(|addr| addr.parse().ok()).expect("the metrics line names the address")
+    }
+
+    /// One scrape of `GET /metrics`: the body.
+    pub fn scrape(&self) -> String {
+        let mut stream = TcpStream::connect_timeout(&self.metrics_addr(), TIMEOUT).expect("metrics accept");
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
+        stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("a whole response");
+        assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+        response.split("\r\n\r\n").nth(1).unwrap_or_default().to_string()
+    }
+
+    /// A sample's value in the last scrape, by its whole name and labels as exposed.
+    pub fn metric(&self, sample: &str) -> f64 {
+        let body = self.scrape();
+        body.lines()
+            .find_map(|line| line.strip_prefix(sample).and_then(|rest| rest.strip_prefix(' ')))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no sample {sample} in:\n{body}"))
     }
 
     pub fn connect(&self) -> Conn {
