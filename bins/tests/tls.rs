@@ -377,8 +377,19 @@ fn an_eof_without_close_notify_between_frames_is_an_ordinary_disconnect() {
     conn.stream.sock.shutdown(std::net::Shutdown::Both).unwrap();
     drop(conn);
     server.wait_for_log("session discarded");
-    let mut again = TlsConn::connect(server.addr, config, "localhost").unwrap();
+    let mut again = TlsConn::connect(server.addr, config.clone(), "localhost").unwrap();
     assert_eq!(again.start("leaver"), STARTED, "the id is free again");
+    // A clean TLS close: close_notify, and nothing after it.
+    again.stream.conn.send_close_notify();
+    again.stream.flush().unwrap();
+    while again.stream.conn.wants_write() {
+        again.stream.conn.write_tls(&mut again.stream.sock).unwrap();
+    }
+    let mut rest = Vec::new();
+    let _ = again.stream.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{rest:?}");
+    let mut third = TlsConn::connect(server.addr, config, "localhost").unwrap();
+    assert_eq!(third.start("leaver"), STARTED, "free again after a clean close");
     let (_, log) = server.terminate();
     assert!(!log.contains("TLS error"), "{log}");
     assert!(!log.contains("WARN"), "an ordinary disconnect is no warning: {log}");

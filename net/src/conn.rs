@@ -51,6 +51,9 @@ pub(crate) struct TlsLink {
     pub(crate) buffered: usize,
     /// The peer's end of the TCP stream has been read.
     pub(crate) eof: bool,
+    /// The peer sent close_notify: rustls wants no more reading, so no socket event
+    /// will come for it.
+    peer_closed: bool,
     /// Plaintext of `out` handed to rustls whose records have not all left yet.
     in_records: usize,
     /// Send close_notify once every reply has been handed over (the server closes).
@@ -237,6 +240,7 @@ impl Conn {
         match tls.session.process_new_packets() {
             Ok(state) => {
                 tls.buffered = state.plaintext_bytes_to_read();
+                tls.peer_closed = state.peer_has_closed();
                 TlsRead::Progress
             }
             Err(error) => TlsRead::Failed(error),
@@ -260,9 +264,10 @@ impl Conn {
         }
     }
 
-    /// Decrypted plaintext is waiting in rustls: no socket event will announce it.
+    /// Decrypted plaintext is waiting in rustls, or the end of the stream behind it:
+    /// no socket event will announce either.
     pub(crate) fn has_buffered_plaintext(&self) -> bool {
-        matches!(&self.link, Link::Tls(tls) if tls.buffered > 0)
+        matches!(&self.link, Link::Tls(tls) if tls.buffered > 0 || tls.peer_closed || tls.eof)
     }
 
     /// The server closes this connection: over TLS, close_notify follows the last reply.
@@ -339,7 +344,15 @@ impl Conn {
 impl TlsLink {
     /// A TLS connection whose handshake has not begun.
     pub(crate) fn new(session: ServerConnection) -> TlsLink {
-        TlsLink { session, handshaking: true, buffered: 0, eof: false, in_records: 0, close_notify: false }
+        TlsLink {
+            session,
+            handshaking: true,
+            buffered: 0,
+            eof: false,
+            peer_closed: false,
+            in_records: 0,
+            close_notify: false,
+        }
     }
 }
 

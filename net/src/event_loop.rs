@@ -673,6 +673,7 @@ impl EventLoop {
         let now = self.io.clock();
         self.io.carry_out(now, self.machine.handle_shutdown());
         for conn in self.io.conns.values_mut() {
+            conn.notify_close();
             conn.closing = true;
         }
         self.io.writer.commit();
