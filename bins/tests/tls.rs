@@ -500,3 +500,64 @@ fn minmax_certs_makes_certificates_the_server_and_a_strict_client_accept() {
         assert_eq!(conn.start(id), STARTED);
     }
 }
+
+#[test]
+fn a_tls_client_that_does_not_read_stops_being_read_within_the_same_budget() {
+    let material = Material::new();
+    let mut args = material.server_args(false);
+    args.extend(["--metrics".into(), "127.0.0.1:0".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(dir.path(), &args, |command| {
+        command.env("RUST_LOG", "info,minmax_net=debug");
+    })
+    .unwrap_or_else(|failed| panic!("{}", failed.stderr));
+    let conn =
+        TlsConn::connect(server.addr, client_config(&material.ca.pem.cert, None), "localhost").unwrap();
+    let (mut session, mut tcp) = (conn.stream.conn, conn.stream.sock);
+    // The whole burst encrypted up front, so that another thread can send it while
+    // this one reads: TLS 1.3 keys each direction apart.
+    let numbers = 100_000;
+    session.set_buffer_limit(None);
+    session.writer().write_all(&frame(br#"{"op": "START", "client_id": "slow-reader"}"#)).unwrap();
+    for _ in 0..numbers {
+        session.writer().write_all(&frame(br#"{"op": "NUMBER", "number": 1}"#)).unwrap();
+    }
+    let mut ciphertext = Vec::new();
+    while session.wants_write() {
+        session.write_tls(&mut ciphertext).unwrap();
+    }
+    let mut writer = tcp.try_clone().unwrap();
+    let sender = std::thread::spawn(move || writer.write_all(&ciphertext));
+    server.wait_for_log("reading paused");
+    // Replies waiting for this peer are counted as plaintext, as over plain TCP.
+    let held = server.metric("minmax_output_held_bytes");
+    assert!(held > 0.0 && held <= (64 * 1024) as f64, "held {held} bytes");
+    let mut replies = Vec::new();
+    let mut received = 0;
+    let expected = frame(br#"{"op": "NUMBER", "status": true}"#);
+    let started = frame(br#"{"op": "START", "status": true}"#);
+    let total = started.len() + numbers * expected.len();
+    while received < total {
+        if session.read_tls(&mut tcp).unwrap() == 0 {
+            panic!("the server closed after {received} of {total} reply bytes");
+        }
+        session.process_new_packets().unwrap();
+        let mut chunk = [0u8; 64 * 1024];
+        loop {
+            match session.reader().read(&mut chunk) {
+                Ok(0) => break,
+                Ok(count) => {
+                    replies.extend_from_slice(&chunk[..count]);
+                    received += count;
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(error) => panic!("{error}"),
+            }
+        }
+    }
+    assert!(replies.starts_with(&started));
+    assert!(replies[started.len()..].chunks(expected.len()).all(|reply| reply == expected.as_slice()));
+    sender.join().unwrap().unwrap();
+    server.wait_for_log("reading resumed");
+}

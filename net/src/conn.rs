@@ -97,6 +97,9 @@ pub(crate) struct Conn {
     next_waits_for: Option<u64>,
     /// The interest the poller has for this socket: (readable, writable).
     interest: (bool, bool),
+    /// Whether the output budget let this connection be read at the last re-arm
+    /// (over TLS the socket's interest also depends on rustls, so it cannot say).
+    budget_readable: bool,
     /// No more input will be read; close once every reply has left.
     pub(crate) closing: bool,
     /// Invalid frames received, to log the first one loudly and the rest quietly.
@@ -115,6 +118,7 @@ impl Conn {
             held: VecDeque::new(),
             next_waits_for: None,
             interest: (true, false),
+            budget_readable: true,
             closing: false,
             bad_frames: 0,
         }
@@ -329,10 +333,11 @@ impl Conn {
 
     /// Tells the poller what this connection now waits for, if that changed.
     /// Level-triggered, so interest changes only when the state does, not after
-    /// every event as oneshot mode would need. Returns the readable interest before.
+    /// every event as oneshot mode would need. `readable`: the output budget allows
+    /// reading; returns what it allowed at the last re-arm.
     pub(crate) fn rearm(&mut self, readable: bool) -> io::Result<bool> {
         let wanted = (readable && !self.closing && self.socket_wanted(), self.wants_write());
-        let before = self.interest.0;
+        let before = std::mem::replace(&mut self.budget_readable, readable && !self.closing);
         if wanted != self.interest {
             self.socket.modify(Event::new(self.key(), wanted.0, wanted.1), PollMode::Level)?;
             self.interest = wanted;
