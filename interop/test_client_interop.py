@@ -3,6 +3,7 @@
 of older deployed servers (docs/PROTOCOL.md section 7)."""
 
 import csv
+import json
 
 from conftest import run_client
 
@@ -58,3 +59,23 @@ def test_quit_is_exit_4(ref_server):
     assert done.returncode == 4
     assert "abandoned" in done.stdout
     assert report_rows(server.report) == []
+
+
+def test_quiet_and_json_outcomes(ref_server):
+    server = ref_server()
+    done = run_client("quiet", str(server.port), "--quiet", stdin_text="5 -3 12\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "count: 3\nmin: -3\nmax: 12\n"
+    done = run_client("json", str(server.port), "--json", stdin_text="%d 2\n" % 10**100)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"client_id": "json", "outcome": "stopped", "exit_code": 0,
+                                       "count": 2, "numbers": [10**100, 2], "min": 2, "max": 10**100}
+    done = run_client("quitter", str(server.port), "--json", stdin_text="1 2\nquit\n")
+    assert done.returncode == 4
+    assert json.loads(done.stdout) == {"client_id": "quitter", "outcome": "quit", "exit_code": 4,
+                                       "message": "the session was abandoned; nothing was recorded"}
+    done = run_client("empty", str(server.port), "--json", stdin_text="stop\n")
+    assert done.returncode == 3
+    refused = json.loads(done.stdout)
+    assert (refused["outcome"], refused["exit_code"], refused["op"], refused["error"]) == \
+        ("refused", 3, "STOP", "Dados insuficientes")

@@ -267,6 +267,18 @@ fn explain(error: &clap::Error, program: &str) -> Option<String> {
                 excerpt(&value)
             ))
         }
+        // An extra positional argument, which clap takes for an unknown subcommand
+        // when the program has subcommands ("minmax-server 5000 6000").
+        ErrorKind::ArgumentConflict if error.get(ContextKind::InvalidSubcommand).is_some() => {
+            let extra = match error.get(ContextKind::InvalidSubcommand) {
+                Some(ContextValue::String(extra)) => extra.clone(),
+                _ => String::new(),
+            };
+            Some(format!(
+                "error: unexpected argument {}\n\nThe arguments {program} takes are listed by '{program} --help'.\n",
+                excerpt(&extra)
+            ))
+        }
         ErrorKind::UnknownArgument => Some(format!(
             "error: unexpected argument {}\n\nThe options {program} takes are listed by '{program} --help'.\n",
             excerpt(&argument)

@@ -3,9 +3,9 @@
 //! lives in `minmax-core`, the I/O in `minmax-net`; the programs in `src/bin` only
 //! parse, set up and report.
 //!
-//! Modules: [`bench`] the load generator and ceiling server, [`certs`] TLS
+//! Modules: [`bench`](mod@bench) the load generator and ceiling server, [`certs`] TLS
 //! certificates without openssl, [`cli`] argument values
-//! and exit codes, [`client`] the client's run loop,
+//! and exit codes, [`client`] the client program around its transport loop,
 //! [`logging`] the log format.
 #![warn(missing_docs)]
 

@@ -8,7 +8,7 @@ mod common;
 use common::{Conn, Server, frame, report_rows};
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// A small deterministic generator, so that a failure can be replayed.
 struct Lcg(u64);
@@ -126,33 +126,32 @@ fn resets_bare_connects_and_cut_frames_touch_only_their_connection() {
     assert_eq!(report_rows(&server.report()).len(), 2);
 }
 
+/// Order and outcome only: the deadline itself (counted from the frame's first byte,
+/// not extended by more bytes) is proven with simulated time in core's server tests.
 #[test]
 fn a_half_sent_frame_delays_nobody_and_is_closed_after_the_frame_timeout() {
-    let server = Server::start(&["--frame-timeout", "1"]);
+    let server = Server::start(&["--frame-timeout", "3"]);
     let mut loris = server.connect();
-    let held_at = Instant::now();
     loris.send_raw(&frame(br#"{"op": "START", "client_id": "loris"}"#)[..12]);
 
-    let began = Instant::now();
+    // A whole session completes beside it, while it is still open.
     let mut other = server.connect();
     assert_eq!(
         other.session("quick", &["1", "2", "3"]),
         r#"{"op": "STOP", "status": true, "min": 1, "max": 3}"#
     );
-    let session_time = began.elapsed();
-    assert!(
-        session_time < Duration::from_millis(100),
-        "a whole session took {session_time:?} beside a half-sent frame"
-    );
+    loris.stream.set_nonblocking(true).unwrap();
+    let mut probe = [0u8; 1];
+    let still_open =
+        matches!(loris.stream.read(&mut probe), Err(error) if error.kind() == std::io::ErrorKind::WouldBlock);
+    assert!(still_open, "the half-sent frame was closed before a whole session beside it ended");
+    loris.stream.set_nonblocking(false).unwrap();
 
-    // One more byte of the same frame does not extend its deadline.
+    // More bytes of the same frame, then the close: no reply, a reason in the log.
     loris.send_raw(b"x");
     let mut rest = Vec::new();
     let outcome = loris.stream.read_to_end(&mut rest);
-    let closed_after = held_at.elapsed();
     assert!(outcome.is_ok() && rest.is_empty(), "closed without a reply: {outcome:?} {rest:?}");
-    assert!(closed_after >= Duration::from_millis(950), "closed too early, after {closed_after:?}");
-    assert!(closed_after < Duration::from_secs(5), "closed too late, after {closed_after:?}");
     server.wait_for_log("a frame was left half-sent");
 }
 

@@ -155,7 +155,7 @@ impl Decoder {
 }
 
 /// Appends one frame to `out`: a prefix, then the body `write_body` appends. Prefix
-/// and body go into the same buffer so that they leave in one write (DESIGN: a prefix
+/// and body go into the same buffer so that they leave in one write (a prefix
 /// written alone waits for a delayed ACK).
 ///
 /// # Panics

@@ -125,13 +125,32 @@ pub enum Effect {
     },
     /// Append `row` to the report. The next reply on `conn` (the STOP's) must not be
     /// sent before the row is durable, nor any reply after it on that connection. If
-    /// the row cannot be made durable, ask [`crate::Server::handle_record_failed`]
-    /// what to send instead.
+    /// the row cannot be made durable, ask [`crate::Server::handle_write_failed`]
+    /// what to send instead. With a store (§10), the same transaction releases the
+    /// row's client id.
     Record {
         /// The connection whose STOP produced the row.
         conn: ConnId,
         /// The row.
         row: ReportRow,
+    },
+    /// With a store (§10): claim `client_id` for this server, then tell
+    /// [`crate::Server::handle_claimed`] the answer. The START's reply, and every
+    /// request after it on `conn`, wait for it.
+    Claim {
+        /// The connection whose START claims the id.
+        conn: ConnId,
+        /// The id.
+        client_id: Arc<str>,
+    },
+    /// With a store (§10): release `client_id` everywhere. If a reply follows on
+    /// `conn` (a QUIT's, an empty STOP's), it must not be sent before the release is
+    /// done, so that the id is free everywhere once the client has its answer.
+    Release {
+        /// The connection whose session ended.
+        conn: ConnId,
+        /// The id.
+        client_id: Arc<str>,
     },
     /// A session ended without a row (for the logs).
     Ended {

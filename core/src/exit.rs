@@ -16,6 +16,9 @@ pub enum Exit {
     /// 5: the client could not reach the server or the connection broke; the server's
     /// report file cannot be used.
     Unavailable,
+    /// 6: the client's result could not be written to standard output (a full disk,
+    /// `/dev/full`), although the session itself succeeded.
+    OutputFailed,
 }
 
 impl Exit {
@@ -28,6 +31,7 @@ impl Exit {
             Exit::Refused => 3,
             Exit::Quit => 4,
             Exit::Unavailable => 5,
+            Exit::OutputFailed => 6,
         }
     }
 }
@@ -38,11 +42,18 @@ mod tests {
 
     #[test]
     fn codes_are_section_7s() {
-        let codes: Vec<u8> =
-            [Exit::Success, Exit::Usage, Exit::InvalidArgument, Exit::Refused, Exit::Quit, Exit::Unavailable]
-                .into_iter()
-                .map(Exit::code)
-                .collect();
-        assert_eq!(codes, [0, 1, 2, 3, 4, 5]);
+        let codes: Vec<u8> = [
+            Exit::Success,
+            Exit::Usage,
+            Exit::InvalidArgument,
+            Exit::Refused,
+            Exit::Quit,
+            Exit::Unavailable,
+            Exit::OutputFailed,
+        ]
+        .into_iter()
+        .map(Exit::code)
+        .collect();
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6]);
     }
 }

@@ -21,7 +21,11 @@
 //!    append [`Effect::Record`] rows to the report and hold the STOP reply behind
 //!    each until its row is durable; close what is closed.
 //! 6. **Release** held replies once their rows are durable; if a row cannot be made
-//!    durable, [`Server::handle_record_failed`] says what to send instead.
+//!    durable, [`Server::handle_write_failed`] says what to send instead.
+//!
+//! With a store shared by several servers (§10, `Config::shared_ids`), a START's id
+//! is claimed there first ([`Effect::Claim`], answered by [`Server::handle_claimed`])
+//! and every session's end releases it ([`Effect::Release`]).
 //!
 //! The client is the same shape: [`Client::step`] for events, [`Client::poll_timeout`]
 //! and [`Client::handle_timeout`] for its deadlines, and [`ClientAction`]s out.
@@ -55,12 +59,12 @@ mod session;
 pub mod time;
 
 pub use cipher::Cipher;
-pub use client::{Client, ClientAction, ClientConfig, ClientEvent};
+pub use client::{Client, ClientAction, ClientConfig, ClientEvent, ConnectFailure};
 pub use codec::{Decoded, Decoder};
 pub use effect::{CloseReason, ConnId, Effect, Effects, EndedSession, SessionEnd};
 pub use exit::Exit;
 pub use int::Int;
 pub use message::{ErrorCode, Number, Op, Response};
 pub use report::{ReportRow, RowWriter};
-pub use server::{Config, Server, Transport};
+pub use server::{Claim, Config, Server, Transport};
 pub use time::Timestamp;

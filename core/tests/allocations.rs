@@ -1,4 +1,4 @@
-//! DESIGN: the NUMBER path is allocation-free. A counting global allocator
+//! The NUMBER path is allocation-free (the server does it for nearly every frame). A counting global allocator
 //! (the allocation-counter crate, so that no test needs `unsafe`) proves that
 //! a plain NUMBER with an `i64` value, from frame bytes to encoded reply, allocates
 //! nothing once the connection's buffers exist; the control cases show the counter

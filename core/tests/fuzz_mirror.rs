@@ -67,6 +67,15 @@ fn fuzz_finding_51da5054_stays_fixed() {
     properties::server_ops(data);
 }
 
+/// Fuzz finding ebbb4a3f (client_replies): with `--json`, an output failure before the
+/// session ended left the outcome object saying exit code 0 while the client exited
+/// 6. It stays in the fuzz corpus too.
+#[test]
+fn fuzz_finding_ebbb4a3f_stays_fixed() {
+    let data = include_bytes!("data/client_replies-crash-ebbb4a3f");
+    properties::client_replies(data);
+}
+
 /// What that finding was, made deterministic: the property's reply check on a STOP
 /// whose min and max are beyond what an f64 holds (the input file no longer decodes to
 /// the same actions since `server_ops` learnt TLS connections).

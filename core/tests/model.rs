@@ -200,6 +200,8 @@ enum Seen {
     Record { id: String, count: u64, min: String, max: String },
     Ended { id: String, count: u64, how: String },
     Close(String),
+    Claim(String),
+    Release(String),
 }
 
 struct ModelSession {
@@ -492,6 +494,9 @@ fn observe(effect: Effect) -> (ConnId, Seen) {
             (conn, Seen::Ended { id: session.client_id.to_string(), count: session.count, how })
         }
         Effect::Close { conn, reason } => (conn, Seen::Close(reason_name(reason))),
+        // Only with a store (§10), which this model does not run: seen, they fail it.
+        Effect::Claim { conn, client_id } => (conn, Seen::Claim(client_id.to_string())),
+        Effect::Release { conn, client_id } => (conn, Seen::Release(client_id.to_string())),
     }
 }
 
@@ -523,6 +528,7 @@ impl Harness {
             require_cipher,
             idle_timeout: Some(Duration::from_secs(IDLE_SECS)),
             frame_timeout: Some(Duration::from_secs(FRAME_SECS)),
+            shared_ids: false,
         };
         Harness {
             server: Server::new(config),

@@ -56,13 +56,19 @@ fn run_pair(
     let mut server = Server::new(Config::default());
     let (conn, connected) = server.handle_connect(now, Transport::Plain);
     assert_eq!(connected.count(), 0);
-    let mut client = Client::new(ClientConfig {
-        client_id: "pair".into(),
-        key,
-        interactive: false,
-        json: false,
-        width: 80,
-    });
+    let mut client = Client::new(
+        ClientConfig {
+            client_id: "pair".into(),
+            host: "memory".into(),
+            port: 1,
+            key,
+            interactive: false,
+            json: false,
+            quiet: false,
+            width: 80,
+        },
+        now,
+    );
     let mut up = Link::new(to_server);
     let mut down = Link::new(to_client);
     let mut client_decoder = Decoder::new(u32::MAX);
@@ -73,19 +79,20 @@ fn run_pair(
         warnings: String::new(),
         rows: Vec::new(),
     };
-    let mut events: VecDeque<ClientEvent<'static>> = VecDeque::from([ClientEvent::Connected]);
+    let mut events: VecDeque<ClientEvent<'static>> =
+        VecDeque::from([ClientEvent::Resolved, ClientEvent::Connected]);
     let mut replies: VecDeque<Vec<u8>> = VecDeque::new();
 
     for _round in 0..1_000_000 {
         // The client acts on whatever it has.
         let actions = if let Some(event) = events.pop_front() {
-            client.step(event)
+            client.step(now, event)
         } else if let Some(reply) = replies.pop_front() {
-            client.step(ClientEvent::Reply(&reply))
+            client.step(now, ClientEvent::Reply(&reply))
         } else if client.wants() == Wants::Input {
             match input.next() {
-                Some(line) => client.step(ClientEvent::Line(line)),
-                None => client.step(ClientEvent::EndOfInput),
+                Some(line) => client.step(now, ClientEvent::Input(format!("{line}\n").as_bytes())),
+                None => client.step(now, ClientEvent::EndOfInput),
             }
         } else {
             Vec::new()
@@ -95,12 +102,12 @@ fn run_pair(
                 ClientAction::Send(bytes) => up.bytes.extend(bytes),
                 ClientAction::Print(text) => outcome.printed.push_str(&text),
                 ClientAction::Warn(text) => outcome.warnings.push_str(&text),
-                ClientAction::Prompt => {}
-                ClientAction::Exit(exit) => {
-                    outcome.exit = exit;
-                    return outcome;
-                }
+                ClientAction::Tell(_) | ClientAction::Prompt | ClientAction::EndPromptLine => {}
             }
+        }
+        if let Some(exit) = client.exit_status() {
+            outcome.exit = exit;
+            return outcome;
         }
         // One chunk each way.
         if let Some(chunk) = up.take_chunk() {
@@ -114,6 +121,7 @@ fn run_pair(
                     Effect::Record { row, .. } => outcome.rows.push(row),
                     Effect::Started { .. } | Effect::Ended { .. } => {}
                     Effect::Close { .. } => panic!("the server closed a well-behaved client"),
+                    Effect::Claim { .. } | Effect::Release { .. } => panic!("a store effect without a store"),
                 }
             }
         }

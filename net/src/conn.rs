@@ -157,13 +157,14 @@ impl Conn {
         }
     }
 
-    /// The report failed: drops every held reply. True if a STOP among them was
-    /// waiting for a row, so that core must say what to answer instead.
-    pub(crate) fn drop_held(&mut self) -> bool {
-        let stop_waited = self.held.iter().any(|held| held.row.is_some());
+    /// The report or the store failed: drops every held reply. Returns the op of the
+    /// first that waited for a write (a STOP's row, a QUIT's release), so that core
+    /// says what to answer instead.
+    pub(crate) fn drop_held(&mut self) -> Option<minmax_core::Op> {
+        let waited = self.held.iter().find(|held| held.row.is_some()).map(|held| reply_op(&held.response));
         self.held.clear();
         self.next_waits_for = None;
-        stop_waited
+        waited
     }
 
     /// Writes what may be written, until the socket would block.
@@ -358,6 +359,16 @@ impl TlsLink {
             in_records: 0,
             close_notify: false,
         }
+    }
+}
+
+/// The op a reply answers.
+fn reply_op(response: &Response) -> minmax_core::Op {
+    use minmax_core::message::OpEcho;
+    match response {
+        Response::Ok(op) | Response::Error { op: OpEcho::Known(op), .. } => *op,
+        // Only STOP and QUIT replies wait for writes; anything else is a STOP's.
+        Response::Stopped { .. } | Response::Error { .. } => minmax_core::Op::Stop,
     }
 }
 

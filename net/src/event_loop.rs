@@ -31,11 +31,13 @@ use crate::metrics::Metrics;
 use crate::rate_limit::RateLimited;
 use crate::registered::Registered;
 use crate::report::{ReportError, ReportFailure, ReportFile, ReportWriter};
+use crate::store::{Store, StoreError, StoreFailure};
 use crate::tls::{TlsError, TlsFiles};
 use minmax_core::report::Inspection;
 use minmax_core::server::ConnIdHasher;
 use minmax_core::{
-    CloseReason, Config, ConnId, Effect, Effects, ErrorCode, Int, Response, Server, Timestamp, Transport,
+    Claim, CloseReason, Config, ConnId, Effect, Effects, ErrorCode, Int, ReportRow, Response, Server,
+    Timestamp, Transport,
 };
 use polling::{Event, Events, PollMode, Poller};
 use rustls::ServerConfig;
@@ -107,6 +109,9 @@ pub struct Settings {
     /// The most reply bytes that may wait for slow readers, summed over every
     /// connection (§7); past it, connections are not read until their peers read.
     pub output_budget: usize,
+    /// Keep the active ids and the report in this PostgreSQL store instead of
+    /// memory and the report file (§10); `protocol.shared_ids` must be set with it.
+    pub store: Option<postgres::Config>,
     /// Serve TLS only, with these files (§8); `None`: plain TCP.
     pub tls: Option<TlsFiles>,
 }
@@ -123,6 +128,8 @@ pub enum StartError {
     },
     /// The report cannot be used.
     Report(ReportError),
+    /// The store cannot be reached or used (§10).
+    Store(StoreError),
     /// The TLS certificate, key or client CA cannot be used.
     Tls(TlsError),
     /// The system refused a resource (the poller, a thread).
@@ -148,6 +155,7 @@ impl std::fmt::Display for StartError {
                 write!(f, "cannot listen on {addr}: {source}{hint}")
             }
             StartError::Report(error) => error.fmt(f),
+            StartError::Store(error) => error.fmt(f),
             StartError::Tls(error) => write!(f, "cannot serve TLS: {error}"),
             StartError::System(error) => write!(f, "cannot start: {error}"),
         }
@@ -159,6 +167,7 @@ impl std::error::Error for StartError {
         match self {
             StartError::Bind { source, .. } | StartError::System(source) => Some(source),
             StartError::Report(error) => Some(error),
+            StartError::Store(error) => Some(error),
             StartError::Tls(error) => Some(error),
         }
     }
@@ -169,6 +178,8 @@ impl std::error::Error for StartError {
 pub enum RunError {
     /// Writing or syncing the report failed: the server failed stop (§6).
     Report(ReportFailure),
+    /// The store was lost: the server failed stop (§10).
+    Store(StoreFailure),
     /// The poller failed.
     System(io::Error),
 }
@@ -177,6 +188,7 @@ impl std::fmt::Display for RunError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             RunError::Report(failure) => failure.fmt(f),
+            RunError::Store(failure) => failure.fmt(f),
             RunError::System(error) => write!(f, "the event loop failed: {error}"),
         }
     }
@@ -186,6 +198,7 @@ impl std::error::Error for RunError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             RunError::Report(failure) => Some(failure),
+            RunError::Store(failure) => Some(failure),
             RunError::System(error) => Some(error),
         }
     }
@@ -228,7 +241,7 @@ struct Io {
     ready: Vec<usize>,
     /// The TLS files and the configuration new connections get from them.
     tls: Option<(TlsFiles, Arc<ServerConfig>)>,
-    writer: ReportWriter,
+    backend: Backend,
     /// Held STOP replies by row sequence number (increasing), with their connection.
     waiting: VecDeque<(u64, usize)>,
     /// Connections whose output or interest may have changed this pass.
@@ -242,6 +255,79 @@ struct Io {
     origin: Instant,
     /// Called at the end of every pass, before the loop waits again.
     after_pass: Option<Box<dyn FnMut()>>,
+}
+
+/// Where rows go, and, with a store, where ids are claimed (§6, §10). Both hold
+/// replies behind sequence numbers that become durable in order.
+enum Backend {
+    /// report.csv and its writer thread.
+    File(ReportWriter),
+    /// PostgreSQL and its store thread.
+    Store(Store),
+}
+
+impl Backend {
+    fn queue(&mut self, row: ReportRow) -> u64 {
+        match self {
+            Backend::File(writer) => writer.queue(row),
+            Backend::Store(store) => store.queue(row),
+        }
+    }
+
+    /// The sequence number a held reply waits for, if a store must release the id.
+    fn release(&mut self, client_id: Arc<str>) -> Option<u64> {
+        match self {
+            Backend::File(_) => None,
+            Backend::Store(store) => Some(store.release(client_id)),
+        }
+    }
+
+    fn claim(&mut self, conn: ConnId, client_id: Arc<str>) {
+        if let Backend::Store(store) = self {
+            store.claim(conn, client_id);
+        }
+    }
+
+    fn answers(&self) -> Vec<(ConnId, Claim)> {
+        match self {
+            Backend::File(_) => Vec::new(),
+            Backend::Store(store) => store.answers(),
+        }
+    }
+
+    fn commit(&mut self) {
+        match self {
+            Backend::File(writer) => writer.commit(),
+            Backend::Store(store) => store.commit(),
+        }
+    }
+
+    fn durable(&self) -> u64 {
+        match self {
+            Backend::File(writer) => writer.durable(),
+            Backend::Store(store) => store.durable(),
+        }
+    }
+
+    fn has_failed(&self) -> bool {
+        match self {
+            Backend::File(writer) => writer.has_failed(),
+            Backend::Store(store) => store.has_failed(),
+        }
+    }
+
+    fn recheck(&self) {
+        if let Backend::File(writer) = self {
+            writer.recheck();
+        }
+    }
+
+    fn finish(&mut self) -> Result<(), RunError> {
+        match self {
+            Backend::File(writer) => writer.finish().map_err(RunError::Report),
+            Backend::Store(store) => store.finish().map_err(RunError::Store),
+        }
+    }
 }
 
 /// The output budget (§7): reply bytes waiting over every connection.
@@ -273,14 +359,26 @@ impl EventLoop {
             Some(files) => Some((files.clone(), files.load().map_err(StartError::Tls)?)),
             None => None,
         };
-        let (report, inspection) = ReportFile::open(&settings.report).map_err(StartError::Report)?;
-        log_inspection(&report, &inspection);
         let local_addr = listener.local_addr().map_err(StartError::System)?;
         let poller = Arc::new(Poller::new().map_err(StartError::System)?);
+        let backend = match &settings.store {
+            Some(config) => {
+                let store =
+                    Store::start(config, Arc::clone(&poller), metrics.clone()).map_err(StartError::Store)?;
+                metrics.store_connects.inc();
+                info!("keeping client ids and the report in the store");
+                Backend::Store(store)
+            }
+            None => {
+                let (report, inspection) = ReportFile::open(&settings.report).map_err(StartError::Report)?;
+                log_inspection(&report, &inspection);
+                let writer = ReportWriter::start(report, Arc::clone(&poller), metrics.clone())
+                    .map_err(StartError::System)?;
+                Backend::File(writer)
+            }
+        };
         let listener = Registered::new(&poller, listener, Event::readable(LISTENER_KEY), PollMode::Level)
             .map_err(StartError::System)?;
-        let writer =
-            ReportWriter::start(report, Arc::clone(&poller), metrics.clone()).map_err(StartError::System)?;
         let io = Io {
             poller,
             listener: Some(listener),
@@ -289,7 +387,7 @@ impl EventLoop {
             conns: Conns::default(),
             ready: Vec::new(),
             tls,
-            writer,
+            backend,
             waiting: VecDeque::new(),
             touched: Vec::new(),
             read_buffer: vec![0; READ_BUFFER].into_boxed_slice(),
@@ -347,7 +445,7 @@ impl EventLoop {
                     SHUTDOWN_KEY => stop |= self.io.drain_signal(SHUTDOWN_KEY),
                     RELOAD_KEY => {
                         if self.io.drain_signal(RELOAD_KEY) {
-                            self.io.writer.recheck();
+                            self.io.backend.recheck();
                             self.io.reload_tls();
                         }
                     }
@@ -357,15 +455,18 @@ impl EventLoop {
             for key in std::mem::take(&mut self.io.ready) {
                 self.read_tls_plaintext(now, key);
             }
+            for (conn, claim) in self.io.backend.answers() {
+                self.io.carry_out(now, self.machine.handle_claimed(now, conn, claim));
+            }
             if self.io.accept_paused_until.is_some_and(|until| until <= now) {
                 self.io.resume_accepting();
             }
             self.io.carry_out(now, self.machine.handle_timeout(now));
             self.io.logs.flush_overdue(now);
-            if self.io.writer.has_failed() {
+            if self.io.backend.has_failed() {
                 return self.fail_stop();
             }
-            self.io.writer.commit();
+            self.io.backend.commit();
             self.io.release_durable();
             self.send_touched()?;
             self.io.end_pass();
@@ -461,7 +562,7 @@ impl EventLoop {
             return;
         }
         let allowance = io.budget.read_allowance(conn.pending_output());
-        if allowance == 0 {
+        if allowance == 0 || !machine.wants_input(conn.id) {
             // Re-armed without read interest at the end of the pass.
             return;
         }
@@ -642,7 +743,8 @@ impl EventLoop {
                 continue;
             }
             let pending = conn.pending_output();
-            let readable = io.budget.read_allowance(pending) > 0;
+            // A START waiting for its claim (§10) holds the requests behind it.
+            let readable = io.budget.read_allowance(pending) > 0 && machine.wants_input(conn.id);
             let was_readable = conn.rearm(readable)?;
             if readable && !conn.closing && conn.has_buffered_plaintext() {
                 io.ready.push(key);
@@ -676,8 +778,8 @@ impl EventLoop {
             conn.notify_close();
             conn.closing = true;
         }
-        self.io.writer.commit();
-        if let Err(failure) = self.io.writer.finish() {
+        self.io.backend.commit();
+        if let Err(failure) = self.io.backend.finish() {
             return self.fail_stop_with(failure);
         }
         self.io.release_durable();
@@ -686,20 +788,20 @@ impl EventLoop {
         Ok(())
     }
 
-    /// The report failed (§6): see [`EventLoop::fail_stop_with`].
+    /// The report or the store failed (§6, §10): see [`EventLoop::fail_stop_with`].
     fn fail_stop(mut self) -> Result<(), RunError> {
-        match self.io.writer.finish() {
+        match self.io.backend.finish() {
             Err(failure) => self.fail_stop_with(failure),
             // `has_failed` said otherwise; nothing is lost by stopping cleanly.
             Ok(()) => self.shut_down(),
         }
     }
 
-    /// Every STOP waiting on the report is answered as core decides (`Erro do
-    /// servidor`), every connection closes, and the server stops.
-    fn fail_stop_with(mut self, failure: ReportFailure) -> Result<(), RunError> {
+    /// Every request waiting on the report or the store is answered as core decides
+    /// (`Erro do servidor`), every connection closes, and the server stops.
+    fn fail_stop_with(mut self, failure: RunError) -> Result<(), RunError> {
         error!(
-            "{failure}; failing stop: waiting STOPs are answered {}, every connection is closed",
+            "{failure}; failing stop: waiting requests are answered {}, every connection is closed",
             ErrorCode::ServerError
         );
         // Rows made durable before the failure keep their successful replies.
@@ -712,17 +814,20 @@ impl EventLoop {
                 continue;
             };
             let before = conn.pending_output();
-            let stop_waited = conn.drop_held();
+            let waited = conn.drop_held();
             self.io.budget.used -= before - conn.pending_output();
             let id = conn.id;
             conn.closing = true;
-            if stop_waited {
-                self.io.carry_out(now, self.machine.handle_record_failed(id));
+            if let Some(op) = waited {
+                self.io.carry_out(now, self.machine.handle_write_failed(id, op));
+            } else if !self.machine.wants_input(id) {
+                // A START whose claim the lost store will never answer.
+                self.io.carry_out(now, self.machine.handle_claimed(now, id, Claim::Failed));
             }
         }
         self.io.carry_out(now, self.machine.handle_shutdown());
         self.drain();
-        Err(RunError::Report(failure))
+        Err(failure)
     }
 
     /// Sends the last replies for up to `DRAIN_TIME`, then closes everything.
@@ -800,8 +905,21 @@ impl Io {
                         "session stopped; recording"
                     );
                     self.metrics.count_session_end(None);
-                    let seq = self.writer.queue(row);
+                    let seq = self.backend.queue(row);
                     if let Some(target) = self.conns.get_mut(&key_of(conn)) {
+                        target.hold_next_for(seq);
+                        self.waiting.push_back((seq, key_of(conn)));
+                    }
+                }
+                Effect::Claim { conn, client_id } => {
+                    debug!(client_id = &*client_id, conn = %conn, "claiming the id in the store");
+                    self.backend.claim(conn, client_id);
+                }
+                Effect::Release { conn, client_id } => {
+                    if let Some(seq) = self.backend.release(client_id)
+                        && let Some(target) = self.conns.get_mut(&key_of(conn))
+                    {
+                        // A QUIT's reply waits until the id is free everywhere.
                         target.hold_next_for(seq);
                         self.waiting.push_back((seq, key_of(conn)));
                     }
@@ -840,7 +958,7 @@ impl Io {
     }
 
     fn release_durable(&mut self) {
-        let durable = self.writer.durable();
+        let durable = self.backend.durable();
         while let Some(&(seq, key)) = self.waiting.front() {
             if seq > durable {
                 break;

@@ -1,6 +1,6 @@
 //! minmax-net: minmax's input and output. It carries out what `minmax-core` decides:
 //! sockets, the server's event loop, the durable report file, metrics, and the
-//! client's transport.
+//! client's transport loop.
 //!
 //! It must never decide a protocol rule: every reply, limit and timeout comes from
 //! `minmax_core`. It must never block the server's event loop on the disk (the report
@@ -10,8 +10,9 @@
 //! durability holds and interest; [`report`] report.csv, followed by its path, and
 //! its group-commit writer; [`metrics`] the Prometheus endpoint; [`rate_limit`] log
 //! lines of lasting conditions; [`registered`] the one `unsafe` block, a source
-//! registered with a poller; [`client`] the client's transport; [`nonblocking`]
-//! loops over nonblocking sockets; [`tls`] the TLS files and the client identity.
+//! registered with a poller; [`store`] ids and the report in PostgreSQL for several
+//! servers; [`client`] the client's transport loop; [`nonblocking`] loops over
+//! nonblocking sockets; [`tls`] the TLS files and the client identity.
 #![warn(missing_docs)]
 
 pub mod client;
@@ -22,6 +23,7 @@ pub mod nonblocking;
 pub mod rate_limit;
 pub mod registered;
 pub mod report;
+pub mod store;
 pub mod tls;
 
 pub use event_loop::{EventLoop, RunError, Settings, Signals, StartError};

@@ -49,6 +49,16 @@ pub struct Metrics {
     pub log_lines_dropped: Counter,
     /// TLS handshakes, by outcome (`ok`, `failed`).
     tls_handshakes: Family<Labels, Counter>,
+    /// Claims of client ids in the store (§10), by outcome (`granted`, `taken`).
+    store_claims: Family<Labels, Counter>,
+    /// Transactions that committed rows to the store.
+    pub store_commits: Counter,
+    /// Rows per store commit.
+    pub store_rows_per_commit: Histogram,
+    /// How long each store commit took.
+    pub store_commit_seconds: Histogram,
+    /// Connections made to the store.
+    pub store_connects: Counter,
 }
 
 /// The `op` label of each kind of request.
@@ -81,6 +91,11 @@ impl Metrics {
             output_held_bytes: Gauge::default(),
             log_lines_dropped: Counter::default(),
             tls_handshakes: Family::default(),
+            store_claims: Family::default(),
+            store_commits: Counter::default(),
+            store_rows_per_commit: Histogram::new(exponential_buckets(1.0, 2.0, 12)),
+            store_commit_seconds: Histogram::new(exponential_buckets(0.000_05, 2.0, 16)),
+            store_connects: Counter::default(),
         };
         registry.register("connections_open", "Connections open", metrics.connections_open.clone());
         registry.register(
@@ -132,6 +147,27 @@ impl Metrics {
             metrics.log_lines_dropped.clone(),
         );
         registry.register("tls_handshakes", "TLS handshakes, by outcome", metrics.tls_handshakes.clone());
+        registry.register(
+            "store_claims",
+            "Client ids claimed in the store (--store), by outcome: granted, or taken by another server",
+            metrics.store_claims.clone(),
+        );
+        registry.register(
+            "store_commits",
+            "Transactions that committed rows to the store",
+            metrics.store_commits.clone(),
+        );
+        registry.register(
+            "store_rows_per_commit",
+            "Rows committed by one store transaction",
+            metrics.store_rows_per_commit.clone(),
+        );
+        registry.register(
+            "store_commit_seconds",
+            "Time to commit one batch of rows to the store",
+            metrics.store_commit_seconds.clone(),
+        );
+        registry.register("store_connects", "Connections made to the store", metrics.store_connects.clone());
         (metrics, registry)
     }
 
@@ -167,6 +203,18 @@ impl Metrics {
             Some(SessionEnd::Shutdown) => "shutdown",
         };
         self.sessions_ended.get_or_create(&[("outcome", outcome)]).inc();
+    }
+
+    /// Counts a claim of a client id in the store.
+    pub fn count_claim(&self, granted: bool) {
+        self.store_claims.get_or_create(&[("outcome", if granted { "granted" } else { "taken" })]).inc();
+    }
+
+    /// Counts a store commit of `rows` rows that took `took`.
+    pub fn count_commit(&self, rows: u64, took: std::time::Duration) {
+        self.store_commits.inc();
+        self.store_rows_per_commit.observe(rows as f64);
+        self.store_commit_seconds.observe(took.as_secs_f64());
     }
 
     /// Counts a TLS handshake.

@@ -148,7 +148,7 @@ impl LoadConn {
         let cipher = if encrypt { Cipher::from_key(&key).ok() } else { None };
         Ok(LoadConn {
             stream,
-            decoder: Decoder::new(minmax_net::client::MAX_REPLY),
+            decoder: Decoder::new(minmax_core::client::MAX_REPLY_FRAME),
             out: Vec::with_capacity(4096),
             written: 0,
             in_flight: VecDeque::new(),

@@ -1,7 +1,7 @@
 //! minmax-server: parses the command line, sets up logging and signals, and runs
 //! `minmax_net::EventLoop` (PROTOCOL §7).
 
-use clap::Parser;
+use clap::{Parser, Subcommand};
 use minmax_bins::cli::{self, ValueError, parse_in_range, parse_port_or_zero, parse_seconds};
 use minmax_core::{ErrorCode, Exit};
 use minmax_net::event_loop::DEFAULT_OUTPUT_BUDGET;
@@ -47,24 +47,37 @@ discarded. SIGHUP checks the report's path at once and keeps serving; with TLS i
 also reads the certificate, key and client CA files again for new connections (open
 ones keep theirs; a file that no longer loads is logged and the old ones kept).
 
+Several servers can share one PostgreSQL store (--store URL): a client id is then
+active on at most one connection of all of them, and their report is one table;
+minmax-server export --store URL writes it as report.csv. A server that loses the
+store fails stop (exit 5), as on a failed disk.
+
 Exit codes:
   0  clean shutdown (SIGINT or SIGTERM)
   1  wrong number of arguments, or an unknown option
   2  an invalid argument: a port out of range or in use, a bad address, a bad value,
      a TLS certificate, key or CA file that cannot be used
-  5  the report cannot be used, at start or later (wrong header, locked, unwritable,
-     disk full)
+  5  the report or the store cannot be used, at start or later (wrong header, locked,
+     unwritable, disk full, store unreachable or lost)
 
 The protocol: docs/PROTOCOL.md.";
 
 /// The command line of §7.
 #[derive(Parser)]
 // Negative numbers are values, so that `-1` is "out of range" (2), not an unknown option (1).
-#[command(name = "minmax-server", version, about = ABOUT, after_help = AFTER_HELP, allow_negative_numbers = true)]
+#[command(
+    name = "minmax-server",
+    version,
+    about = ABOUT,
+    after_help = AFTER_HELP,
+    allow_negative_numbers = true,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
 struct Args {
     /// TCP port to listen on: 1-65535, or 0 for any free port (the log says which)
-    #[arg(value_parser = parse_port_or_zero)]
-    port: u16,
+    #[arg(value_parser = parse_port_or_zero, required = true)]
+    port: Option<u16>,
 
     /// Address to listen on; 0.0.0.0 or :: to serve other machines
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1", value_parser = parse_address)]
@@ -113,6 +126,37 @@ struct Args {
     /// certificate names
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_client_ca: Option<PathBuf>,
+
+    /// Keep client ids and the report in this PostgreSQL store, shared with other servers
+    /// (a libpq-style URL or key=value string; the password from PGPASSWORD or
+    /// --store-password-file, never on the command line)
+    #[arg(long, value_name = "URL")]
+    store: Option<String>,
+
+    /// A file holding the store's password
+    #[arg(long, value_name = "FILE", requires = "store")]
+    store_password_file: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+/// What minmax-server does besides serving.
+#[derive(Subcommand)]
+enum Command {
+    /// Write the report kept in a store as report.csv, exactly as the file report
+    /// would hold it (header, CRLF, Python's quoting), in the order rows were committed
+    Export {
+        /// The store (a libpq-style URL or key=value string)
+        #[arg(long, value_name = "URL")]
+        store: String,
+        /// A file holding the store's password (else PGPASSWORD)
+        #[arg(long, value_name = "FILE")]
+        store_password_file: Option<PathBuf>,
+        /// Where to write the report (default: standard output)
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+    },
 }
 
 fn parse_address(text: &str) -> Result<IpAddr, ValueError> {
@@ -135,12 +179,68 @@ fn parse_socket_address(text: &str) -> Result<SocketAddr, ValueError> {
 
 fn main() -> ExitCode {
     let args: Args = cli::parse_or_exit();
+    if let Some(Command::Export { store, store_password_file, out }) = args.command {
+        return cli::exit_code(export(&store, store_password_file.as_deref(), out.as_deref()));
+    }
     let logging = minmax_bins::logging::init("info");
     let exit = run(args, logging);
     cli::exit_code(exit)
 }
 
+/// `minmax-server export`: the store's report as report.csv.
+fn export(url: &str, password_file: Option<&std::path::Path>, out: Option<&std::path::Path>) -> Exit {
+    let fail = |message: String, exit: Exit| {
+        let _ = writeln!(std::io::stderr(), "minmax-server export: {message}");
+        exit
+    };
+    let config = match minmax_net::store::config(url, password_file) {
+        Ok(config) => config,
+        Err(error) => return fail(error.to_string(), Exit::InvalidArgument),
+    };
+    let exported = match out {
+        Some(path) => std::fs::File::create(path)
+            .map_err(|error| format!("cannot create {}: {error}", path.display()))
+            .and_then(|file| {
+                let mut file = std::io::BufWriter::new(file);
+                let rows =
+                    minmax_net::store::export(&config, &mut file).map_err(|error| error.to_string())?;
+                let file = file.into_inner().map_err(|error| error.to_string())?;
+                file.sync_all().map_err(|error| format!("cannot sync {}: {error}", path.display()))?;
+                Ok(rows)
+            }),
+        None => minmax_net::store::export(&config, &mut std::io::stdout().lock())
+            .map_err(|error| error.to_string()),
+    };
+    match exported {
+        Ok(rows) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "minmax-server export: {rows} rows from {}",
+                minmax_net::store::redacted(url)
+            );
+            Exit::Success
+        }
+        Err(message) => fail(message, Exit::Unavailable),
+    }
+}
+
 fn run(args: Args, mut logging: minmax_bins::logging::Logging) -> Exit {
+    let Some(port) = args.port else {
+        error!("the port is missing: expected minmax-server PORT [options] (see --help)");
+        return Exit::Usage;
+    };
+    let store = match args
+        .store
+        .as_deref()
+        .map(|url| minmax_net::store::config(url, args.store_password_file.as_deref()))
+    {
+        None => None,
+        Some(Ok(config)) => Some(config),
+        Some(Err(error)) => {
+            error!("{error}");
+            return Exit::InvalidArgument;
+        }
+    };
     raise_descriptor_limit();
     let (metrics, registry) = Metrics::new();
     let metrics_listener = match args.metrics.map(minmax_net::metrics::bind).transpose() {
@@ -154,7 +254,7 @@ fn run(args: Args, mut logging: minmax_bins::logging::Logging) -> Exit {
         }
     };
     let settings = Settings {
-        bind: SocketAddr::new(args.bind, args.port),
+        bind: SocketAddr::new(args.bind, port),
         report: args.report,
         protocol: minmax_core::Config {
             max_frame: args.max_frame,
@@ -162,6 +262,7 @@ fn run(args: Args, mut logging: minmax_bins::logging::Logging) -> Exit {
             require_cipher: args.require_cipher,
             idle_timeout: cli::zero_is_never(args.idle_timeout),
             frame_timeout: cli::zero_is_never(args.frame_timeout),
+            shared_ids: store.is_some(),
         },
         output_budget: args.output_budget,
         tls: match (args.tls_cert, args.tls_key) {
@@ -169,6 +270,7 @@ fn run(args: Args, mut logging: minmax_bins::logging::Logging) -> Exit {
             // clap requires both or neither.
             _ => None,
         },
+        store,
     };
     let mut event_loop = match EventLoop::bind(&settings, metrics.clone()) {
         Ok(event_loop) => event_loop,
@@ -176,7 +278,7 @@ fn run(args: Args, mut logging: minmax_bins::logging::Logging) -> Exit {
             error!("{error}");
             return match error {
                 StartError::Bind { .. } | StartError::Tls(_) => Exit::InvalidArgument,
-                StartError::Report(_) | StartError::System(_) => Exit::Unavailable,
+                StartError::Report(_) | StartError::Store(_) | StartError::System(_) => Exit::Unavailable,
             };
         }
     };
@@ -214,7 +316,7 @@ fn run(args: Args, mut logging: minmax_bins::logging::Logging) -> Exit {
     match event_loop.run(signals) {
         Ok(()) => Exit::Success,
         // The event loop logged the failure, and what it did about it.
-        Err(RunError::Report(_)) => Exit::Unavailable,
+        Err(RunError::Report(_) | RunError::Store(_)) => Exit::Unavailable,
         Err(error @ RunError::System(_)) => {
             error!("{error}");
             Exit::Unavailable

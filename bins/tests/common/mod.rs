@@ -4,6 +4,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod postgres;
+
 pub use rustix::process::Signal;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -79,8 +81,11 @@ impl Server {
         let log_reader = std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                thread_log.lock().unwrap().push_str(&line);
-                thread_log.lock().unwrap().push('\n');
+                // One lock per line: a reader never sees half of one.
+                let mut log = thread_log.lock().unwrap();
+                log.push_str(&line);
+                log.push('\n');
+                drop(log);
                 let _ = lines_tx.send(line);
             }
         });

@@ -9,8 +9,8 @@ use arbitrary::{Arbitrary, Unstructured};
 use minmax_core::Timestamp;
 use minmax_core::client::Wants;
 use minmax_core::{
-    Cipher, Client, ClientAction, ClientConfig, ClientEvent, Config, ConnId, Decoded, Decoder, Effect, Int,
-    Number, Server, Transport,
+    Cipher, Claim, Client, ClientAction, ClientConfig, ClientEvent, Config, ConnId, Decoded, Decoder, Effect,
+    Exit, Int, Number, Server, Transport,
 };
 use minmax_core::{pyjson, reply, request};
 use serde_json::value::RawValue;
@@ -145,6 +145,11 @@ enum Action {
         identity: Option<u8>,
         stalled: bool,
     },
+    /// With a store (§10): the store answers one of the claims in flight.
+    Answer {
+        claim: u8,
+        outcome: u8,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -177,12 +182,17 @@ enum NumberChoice {
 const IDS: [&str; 5] = ["anton", "jonas", "manel", "Zé", "a,b"];
 
 /// `server_ops`: a sequence of connections, frames (well-formed and not), split
-/// frames, disconnects and timeouts through one `Server`. No panic; the active ids are
-/// exactly those of the sessions the effects started and did not end, each on one
-/// connection; every reply is JSON with `op` and `status`; every row is sane; nothing
-/// happens on a closed connection; no connection buffers more than `MAX_FRAME + 4`.
+/// frames, disconnects and timeouts through one `Server`, with or without a store
+/// whose answers to claims come in any order (§10). No panic; the active ids are
+/// exactly those of the sessions the effects started and did not end, and of the
+/// claims in flight, each on one connection; with a store, the ids granted and not
+/// yet released are exactly those of the sessions, every release is of a granted id
+/// and nothing starts before its claim is granted; every reply is JSON with `op` and
+/// `status`; every row is sane; nothing happens on a closed connection; no
+/// connection buffers more than `MAX_FRAME + 4`.
 pub fn server_ops(data: &[u8]) {
     let mut input = Unstructured::new(data);
+    let shared_ids: bool = input.arbitrary().unwrap_or(false);
     let Ok(actions) = input.arbitrary::<Vec<Action>>() else {
         return;
     };
@@ -193,6 +203,7 @@ pub fn server_ops(data: &[u8]) {
         require_cipher: false,
         idle_timeout: Some(Duration::from_secs(60)),
         frame_timeout: Some(Duration::from_secs(10)),
+        shared_ids,
     };
     let mut server = Server::new(config);
     let mut now = start;
@@ -202,6 +213,12 @@ pub fn server_ops(data: &[u8]) {
     // The key of the last START sent on each connection, for encrypted numbers.
     let mut keys: BTreeMap<ConnId, Vec<u8>> = BTreeMap::new();
     let mut sessions: BTreeMap<ConnId, Arc<str>> = BTreeMap::new();
+    // Claims the store has not answered, in the order they were asked.
+    let mut in_flight: Vec<(ConnId, Arc<str>)> = Vec::new();
+    // Open connections whose START waits for its claim.
+    let mut claiming: BTreeMap<ConnId, Arc<str>> = BTreeMap::new();
+    // Ids the store granted and that were not released yet (a multiset).
+    let mut granted: Vec<Arc<str>> = Vec::new();
     for action in actions.into_iter().take(200) {
         let pick = |conns: &[ConnId], index: u8| {
             (!conns.is_empty()).then(|| conns[usize::from(index) % conns.len()])
@@ -228,7 +245,19 @@ pub fn server_ops(data: &[u8]) {
                 if let Some(conn) = pick(&conns, index) {
                     effects.extend(server.handle_disconnect(conn));
                     conns.retain(|&c| c != conn);
+                    claiming.remove(&conn);
                     closed.insert(conn);
+                }
+            }
+            Action::Answer { claim, outcome } => {
+                if !in_flight.is_empty() {
+                    let (conn, client_id) = in_flight.remove(usize::from(claim) % in_flight.len());
+                    let outcome = [Claim::Granted, Claim::Taken, Claim::Failed][usize::from(outcome) % 3];
+                    if outcome == Claim::Granted {
+                        granted.push(client_id);
+                    }
+                    claiming.remove(&conn);
+                    effects.extend(server.handle_claimed(now, conn, outcome));
                 }
             }
             Action::Advance(seconds) => {
@@ -266,6 +295,25 @@ pub fn server_ops(data: &[u8]) {
                 Effect::Record { conn, row } => {
                     assert!(row.count >= 1 && row.min <= row.max, "{row:?}");
                     assert_eq!(sessions.remove(&conn).as_deref(), Some(&*row.client_id));
+                    if shared_ids {
+                        // The row's transaction releases its id.
+                        let held = granted.iter().position(|id| *id == row.client_id);
+                        granted.remove(held.expect("a recorded id was granted"));
+                    }
+                }
+                Effect::Claim { conn, client_id } => {
+                    assert!(shared_ids, "a claim without a store");
+                    assert!(!closed.contains(&conn));
+                    assert!(
+                        claiming.insert(conn, Arc::clone(&client_id)).is_none(),
+                        "two claims on one connection"
+                    );
+                    in_flight.push((conn, client_id));
+                }
+                Effect::Release { client_id, .. } => {
+                    assert!(shared_ids, "a release without a store");
+                    let held = granted.iter().position(|id| *id == client_id);
+                    granted.remove(held.expect("only a granted id is released"));
                 }
                 Effect::Ended { conn, session } => {
                     assert_eq!(sessions.remove(&conn).as_deref(), Some(&*session.client_id));
@@ -277,14 +325,22 @@ pub fn server_ops(data: &[u8]) {
                 Effect::Close { conn, .. } => {
                     assert!(!sessions.contains_key(&conn), "a closed connection kept its session");
                     conns.retain(|&c| c != conn);
+                    claiming.remove(&conn);
                     closed.insert(conn);
                 }
             }
         }
-        let expected: BTreeSet<&str> = sessions.values().map(|id| &**id).collect();
-        assert_eq!(expected.len(), sessions.len(), "one id active on two connections");
+        let expected: BTreeSet<&str> = sessions.values().chain(claiming.values()).map(|id| &**id).collect();
+        assert_eq!(expected.len(), sessions.len() + claiming.len(), "one id active on two connections");
         let active: BTreeSet<&str> = server.active_ids().collect();
         assert_eq!(active, expected);
+        if shared_ids {
+            let mut held: Vec<&str> = granted.iter().map(|id| &**id).collect();
+            let mut started: Vec<&str> = sessions.values().map(|id| &**id).collect();
+            held.sort_unstable();
+            started.sort_unstable();
+            assert_eq!(held, started, "the ids held in the store are those of the sessions");
+        }
         for conn in &conns {
             assert!(server.buffered_capacity(*conn).is_some_and(|held| held <= MAX_FRAME as usize + 4));
         }
@@ -360,10 +416,17 @@ fn render(msg: &Msg, conn: ConnId, keys: &mut BTreeMap<ConnId, Vec<u8>>) -> Vec<
 #[derive(Arbitrary, Debug)]
 enum ClientInput {
     Reply(ReplyChoice),
-    Line(String),
+    /// Input text, with a line end or not.
+    Input(String, bool),
+    /// Input bytes of any kind (not UTF-8, escape sequences, a huge word).
+    Bytes(Vec<u8>),
     EndOfInput,
+    InputFailed(String),
     Interrupt,
     ConnectionLost(String),
+    OutputFailed(String),
+    /// The clock moves on this many seconds, and the client is told.
+    Wait(u8),
 }
 
 #[derive(Arbitrary, Debug)]
@@ -382,42 +445,116 @@ enum StopValue {
     Raw(String),
 }
 
-/// `client_replies`: arbitrary replies, input lines and signals through `Client::step`
-/// in any order. No panic; once the client exits it wants nothing and does nothing.
+/// `client_replies`: arbitrary replies, input, signals, failures and the clock through
+/// `Client::step` and `Client::handle_timeout` in any order. No panic; at most one
+/// request in flight; a deadline is always in the future; with `--json`, exactly one
+/// JSON object is printed, at the exit, carrying the exit code; once the client has
+/// exited it does nothing, except to say once that its output failed.
 pub fn client_replies(data: &[u8]) {
     let mut input = Unstructured::new(data);
     let key: Option<[u8; 16]> = input.arbitrary().unwrap_or(None);
+    let json = input.arbitrary().unwrap_or(false);
     let config = ClientConfig {
         client_id: "fuzz".into(),
+        host: "localhost".into(),
+        port: 5000,
         key,
         interactive: input.arbitrary().unwrap_or(false),
-        json: input.arbitrary().unwrap_or(false),
+        json,
+        quiet: input.arbitrary().unwrap_or(false),
         width: usize::from(input.arbitrary::<u8>().unwrap_or(80)),
     };
-    let cipher = key.and_then(|key| Cipher::from_key(&key).ok());
-    let mut client = Client::new(config);
-    let mut exited = client.step(ClientEvent::Connected).iter().any(|a| matches!(a, ClientAction::Exit(_)));
+    let cipher = key.as_ref().map(Cipher::from_key_128);
+    let mut now = Timestamp::ZERO;
+    let mut client = Client::new(config, now);
+    let mut printed = String::new();
+    let mut check =
+        |client: &Client, now: Timestamp, actions: &[ClientAction], exited_before: Option<Exit>| {
+            if let Some(exit) = exited_before {
+                assert!(
+                    matches!(actions, [] | [ClientAction::Warn(_)]),
+                    "the client acted after exiting: {actions:?}"
+                );
+                let after = client.exit_status().expect("an exit stays");
+                assert!(
+                    after == exit || (exit == Exit::Success && after == Exit::OutputFailed),
+                    "{exit:?} became {after:?}"
+                );
+                assert_eq!(client.wants(), Wants::Done);
+                return;
+            }
+            let sends = actions.iter().filter(|action| matches!(action, ClientAction::Send(_))).count();
+            assert!(sends <= 1, "one request at a time: {actions:?}");
+            if sends == 1 {
+                assert_eq!(client.wants(), Wants::Reply);
+            }
+            if let Some(deadline) = client.poll_timeout() {
+                assert!(deadline > now, "a deadline in the past");
+            }
+            for action in actions {
+                if let ClientAction::Print(text) = action {
+                    printed.push_str(text);
+                }
+            }
+            if json {
+                match client.exit_status() {
+                    None => assert!(printed.is_empty(), "with --json, nothing but the outcome: {printed}"),
+                    Some(exit) => {
+                        let object = printed.strip_suffix('\n').expect("one line");
+                        let mut exit_code = None;
+                        pyjson::for_each_member(object, |key, value| {
+                            if key == r#""exit_code""# {
+                                exit_code = Some(value.to_string());
+                            }
+                        })
+                        .expect("the outcome is one JSON object");
+                        assert_eq!(exit_code, Some(exit.code().to_string()));
+                    }
+                }
+            }
+        };
     for _ in 0..500 {
         let Ok(event) = input.arbitrary::<ClientInput>() else {
             break;
         };
-        let reply_bytes;
+        let exited_before = client.exit_status();
+        let owned;
         let event = match &event {
             ClientInput::Reply(choice) => {
-                reply_bytes = render_reply(choice, cipher.as_ref());
-                ClientEvent::Reply(&reply_bytes)
+                owned = render_reply(choice, cipher.as_ref());
+                ClientEvent::Reply(&owned)
             }
-            ClientInput::Line(line) => ClientEvent::Line(line),
+            ClientInput::Input(text, line_end) => {
+                owned = format!("{text}{}", if *line_end { "\n" } else { "" }).into_bytes();
+                ClientEvent::Input(&owned)
+            }
+            ClientInput::Bytes(bytes) => ClientEvent::Input(bytes),
             ClientInput::EndOfInput => ClientEvent::EndOfInput,
+            ClientInput::InputFailed(how) => ClientEvent::InputFailed(how),
             ClientInput::Interrupt => ClientEvent::Interrupt,
             ClientInput::ConnectionLost(how) => ClientEvent::ConnectionLost(how),
+            ClientInput::OutputFailed(how) => ClientEvent::OutputFailed(how),
+            ClientInput::Wait(seconds) => {
+                now += Duration::from_secs(u64::from(*seconds));
+                let due = client.poll_timeout().is_some_and(|deadline| deadline <= now);
+                let actions = client.handle_timeout(now);
+                assert!(due || actions.is_empty(), "a timeout acted before its deadline: {actions:?}");
+                check(&client, now, &actions, exited_before);
+                continue;
+            }
         };
-        let actions = client.step(event);
-        if exited {
-            assert!(actions.is_empty(), "the client acted after exiting: {actions:?}");
-            assert_eq!(client.wants(), Wants::Done);
+        // Connect first when the input starts with data, as a driver would.
+        if client.wants() == Wants::Connection
+            && matches!(event, ClientEvent::Reply(_) | ClientEvent::Input(_))
+        {
+            let actions = client.step(now, ClientEvent::Resolved);
+            check(&client, now, &actions, exited_before);
+            let actions = client.step(now, ClientEvent::Connected);
+            check(&client, now, &actions, exited_before);
         }
-        exited |= actions.iter().any(|action| matches!(action, ClientAction::Exit(_)));
+        let exited_before = client.exit_status();
+        let actions = client.step(now, event);
+        check(&client, now, &actions, exited_before);
     }
 }
 

@@ -1,5 +1,5 @@
 //! `report.csv` on disk (PROTOCOL §6): the file, checked and repaired at start-up and
-//! followed by its path while the server runs ([`file`]), and the thread that makes
+//! followed by its path while the server runs ([`file`](mod@file)), and the thread that makes
 //! rows durable in batches, group commit ([`writer`]).
 
 pub mod file;

@@ -30,6 +30,10 @@ pub struct Config {
     /// Close a connection that left a frame half-sent, or its TLS handshake
     /// unfinished, for this long (`--frame-timeout`).
     pub frame_timeout: Option<Duration>,
+    /// Client ids are shared with other servers through a store (§10, `--store`): a
+    /// START claims its id there before it is answered ([`Effect::Claim`]), and every
+    /// session's end releases it ([`Effect::Release`]).
+    pub shared_ids: bool,
 }
 
 impl Default for Config {
@@ -40,8 +44,20 @@ impl Default for Config {
             require_cipher: false,
             idle_timeout: None,
             frame_timeout: Some(Duration::from_secs(10)),
+            shared_ids: false,
         }
     }
+}
+
+/// The store's answer to an [`Effect::Claim`] (§10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Claim {
+    /// The id was free everywhere and is now this connection's.
+    Granted,
+    /// The id is active on another server: `Cliente existente`.
+    Taken,
+    /// The store could not answer (it is gone): the server fails stop.
+    Failed,
 }
 
 /// How a new connection reaches the protocol.
@@ -83,6 +99,11 @@ pub type ConnMap<V> = HashMap<ConnId, V, BuildHasherDefault<ConnIdHasher>>;
 struct Connection {
     decoder: Decoder,
     session: Option<Session>,
+    /// A START whose id is being claimed in the store (§10): its session, until the
+    /// store answers. No request after it is applied before then.
+    claiming: Option<Session>,
+    /// Input that arrived behind a START being claimed, applied once it is answered.
+    stash: Vec<u8>,
     /// The TLS handshake is still running: no frame may come yet.
     handshaking: bool,
     /// The identity of the connection's verified client certificate (§8).
@@ -109,6 +130,8 @@ pub struct Server {
     /// The effects of the call in progress; handed out by [`Effects`], which drains
     /// it and leaves its capacity for the next call.
     effects: Vec<Effect>,
+    /// Claims in flight for connections that are gone: a grant must be released.
+    orphan_claims: ConnMap<Arc<str>>,
     last_conn: u64,
 }
 
@@ -121,6 +144,7 @@ impl Server {
             active_ids: HashSet::new(),
             timers: BTreeSet::new(),
             effects: Vec::new(),
+            orphan_claims: ConnMap::default(),
             last_conn: 0,
         }
     }
@@ -143,6 +167,8 @@ impl Server {
             let conn = Connection {
                 decoder: Decoder::new(self.config.max_frame),
                 session: None,
+                claiming: None,
+                stash: Vec::new(),
                 handshaking,
                 identity: None,
                 last_request: now,
@@ -171,14 +197,78 @@ impl Server {
 
     /// Bytes arrived on `conn`. Every whole frame in them is answered, in order;
     /// input for a connection the server has closed is ignored.
-    pub fn handle_input(&mut self, now: Timestamp, id: ConnId, mut bytes: &[u8]) -> Effects<'_> {
+    ///
+    /// While [`Server::wants_input`] is false for `conn` (a START waits for its claim,
+    /// §10), the bytes are kept and applied once the claim is answered; the caller
+    /// should not read that connection meanwhile, which bounds what is kept to one read.
+    pub fn handle_input(&mut self, now: Timestamp, id: ConnId, bytes: &[u8]) -> Effects<'_> {
+        self.feed(now, id, bytes);
+        self.take_effects()
+    }
+
+    /// Whether `conn` may be read: false while a START on it waits for its claim.
+    pub fn wants_input(&self, id: ConnId) -> bool {
+        self.conns.get(&id).is_some_and(|conn| conn.claiming.is_none())
+    }
+
+    /// The store answered the claim of the START waiting on `conn` (§10): the START is
+    /// answered, and the requests that arrived behind it are applied.
+    pub fn handle_claimed(&mut self, now: Timestamp, id: ConnId, claim: Claim) -> Effects<'_> {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            // The connection went away while its claim was in flight: an id granted
+            // to nobody is given back at once.
+            if let Some(client_id) = self.orphan_claims.remove(&id)
+                && claim == Claim::Granted
+            {
+                self.effects.push(Effect::Release { conn: id, client_id });
+            }
+            return self.take_effects();
+        };
+        let Some(session) = conn.claiming.take() else {
+            return self.take_effects();
+        };
+        match claim {
+            Claim::Granted => {
+                self.effects.push(Effect::Started { conn: id, client_id: Arc::clone(&session.client_id) });
+                conn.session = Some(session);
+                self.effects.push(Effect::Reply { conn: id, response: Response::Ok(Op::Start) });
+            }
+            Claim::Taken | Claim::Failed => {
+                self.active_ids.remove(&session.client_id);
+                let error =
+                    if claim == Claim::Taken { ErrorCode::ClientExists } else { ErrorCode::ServerError };
+                self.effects.push(Effect::Reply { conn: id, response: Response::error(Op::Start, error) });
+                if claim == Claim::Failed {
+                    self.close(id, CloseReason::ReportFailed);
+                    return self.take_effects();
+                }
+            }
+        }
+        let stash = std::mem::take(&mut conn.stash);
+        self.feed(now, id, &stash);
+        // Keep the stash's memory for the next claim on this connection.
+        if let Some(conn) = self.conns.get_mut(&id)
+            && conn.stash.is_empty()
+        {
+            conn.stash = stash;
+            conn.stash.clear();
+        }
+        self.take_effects()
+    }
+
+    /// Applies `bytes` of `id`'s input, pushing the effects.
+    fn feed(&mut self, now: Timestamp, id: ConnId, mut bytes: &[u8]) {
         // Borrow the fields apart, so that a frame borrowed from the connection's
         // decoder can be applied to its session while the effects grow.
         let Server { config, conns, active_ids, effects, .. } = self;
         let Some(conn) = conns.get_mut(&id) else {
-            return self.take_effects();
+            return;
         };
         debug_assert!(!conn.handshaking, "the transport passes no bytes before the handshake ends");
+        if conn.claiming.is_some() {
+            conn.stash.extend_from_slice(bytes);
+            return;
+        }
         let policy = Policy { require_cipher: config.require_cipher, identity: conn.identity.as_deref() };
         let was_partial = conn.decoder.has_partial_frame();
         let mut completed = false;
@@ -186,7 +276,14 @@ impl Server {
             match conn.decoder.decode(&mut bytes) {
                 Decoded::Frame(payload) => {
                     completed = true;
-                    apply_frame(id, payload, &mut conn.session, active_ids, effects, policy);
+                    let slots = (&mut conn.session, &mut conn.claiming);
+                    let claim =
+                        apply_frame(id, payload, slots, active_ids, effects, policy, config.shared_ids);
+                    if claim {
+                        // Nothing behind a START is applied before its claim is answered.
+                        conn.stash.extend_from_slice(bytes);
+                        break None;
+                    }
                 }
                 Decoded::NeedMore => break None,
                 Decoded::TooLong { announced } => break Some(announced),
@@ -196,7 +293,7 @@ impl Server {
             let response = Response::Error { op: OpEcho::Null, error: ErrorCode::InvalidMessage };
             self.effects.push(Effect::Reply { conn: id, response });
             self.close(id, CloseReason::FrameTooLong { announced });
-            return self.take_effects();
+            return;
         }
         if completed {
             conn.last_request = now;
@@ -208,7 +305,6 @@ impl Server {
             (true, _) => Some(now),
         };
         self.schedule(id);
-        self.take_effects()
     }
 
     /// The peer closed `conn`, or it failed: its session is discarded, nothing recorded.
@@ -217,13 +313,13 @@ impl Server {
         self.take_effects()
     }
 
-    /// The row of the STOP last answered on `conn` could not be made durable (§6):
-    /// that STOP's reply is replaced by the server error, and the connection closes,
-    /// because the server fails stop. A failed request changes nothing (§4): the row
-    /// is not in the report, and the client may retry elsewhere.
-    pub fn handle_record_failed(&mut self, id: ConnId) -> Effects<'_> {
-        self.effects
-            .push(Effect::Reply { conn: id, response: Response::error(Op::Stop, ErrorCode::ServerError) });
+    /// The write that the `op` reply of `conn` waited for failed: a STOP's row could
+    /// not be made durable (§6), or, with a store (§10), a QUIT's or STOP's release
+    /// could not be confirmed. That reply becomes the server error, and the
+    /// connection closes, because the server fails stop. A failed request changes
+    /// nothing (§4): the row is not in the report, and the client may retry elsewhere.
+    pub fn handle_write_failed(&mut self, id: ConnId, op: Op) -> Effects<'_> {
+        self.effects.push(Effect::Reply { conn: id, response: Response::error(op, ErrorCode::ServerError) });
         self.close(id, CloseReason::ReportFailed);
         self.take_effects()
     }
@@ -338,297 +434,60 @@ impl Server {
         }
         if let Some(session) = conn.session {
             let session = session.end(&mut self.active_ids, how);
+            let client_id = Arc::clone(&session.client_id);
             self.effects.push(Effect::Ended { conn: id, session });
+            if self.config.shared_ids {
+                self.effects.push(Effect::Release { conn: id, client_id });
+            }
+        }
+        if let Some(session) = conn.claiming {
+            // Answered later by the store; a grant then is released at once.
+            self.active_ids.remove(&session.client_id);
+            self.orphan_claims.insert(id, session.client_id);
         }
     }
 }
 
-/// Answers one frame of `id`, whose session is `session`.
+/// Answers one frame of `id`. True when the frame was a START whose id must first be
+/// claimed in the store (§10): its reply waits for [`Server::handle_claimed`].
 fn apply_frame(
     id: ConnId,
     payload: &[u8],
-    session: &mut Option<Session>,
+    (session, claiming): (&mut Option<Session>, &mut Option<Session>),
     active_ids: &mut HashSet<Arc<str>>,
     effects: &mut Vec<Effect>,
     policy: Policy<'_>,
-) {
+    shared_ids: bool,
+) -> bool {
     let response = match request::parse_request(payload) {
         Err(response) => response,
         Ok(request) => {
             let outcome = session::apply(session, &request, active_ids, policy);
             if let Some(client_id) = outcome.started {
+                if shared_ids {
+                    *claiming = session.take();
+                    effects.push(Effect::Claim { conn: id, client_id });
+                    return true;
+                }
                 effects.push(Effect::Started { conn: id, client_id });
             }
             if let Some(row) = outcome.record {
                 effects.push(Effect::Record { conn: id, row });
             }
             if let Some(session) = outcome.ended {
+                let client_id = Arc::clone(&session.client_id);
                 effects.push(Effect::Ended { conn: id, session });
+                if shared_ids {
+                    // The reply (QUIT's, an empty STOP's) waits for the release.
+                    effects.push(Effect::Release { conn: id, client_id });
+                }
             }
             outcome.reply
         }
     };
     effects.push(Effect::Reply { conn: id, response });
+    false
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::Int;
-    use crate::effect::EndedSession;
-    use crate::message::Number;
-    use crate::report::ReportRow;
-
-    fn frame(json: &str) -> Vec<u8> {
-        let mut out = (json.len() as u32).to_be_bytes().to_vec();
-        out.extend_from_slice(json.as_bytes());
-        out
-    }
-
-    /// A plain connection that is accepted without any effect.
-    fn connect(server: &mut Server, now: Timestamp) -> ConnId {
-        let (conn, effects) = server.handle_connect(now, Transport::Plain);
-        assert_eq!(effects.count(), 0);
-        conn
-    }
-
-    fn input(server: &mut Server, now: Timestamp, conn: ConnId, bytes: &[u8]) -> Vec<Effect> {
-        server.handle_input(now, conn, bytes).collect()
-    }
-
-    fn replies(effects: Vec<Effect>) -> Vec<Response> {
-        effects
-            .into_iter()
-            .filter_map(|effect| match effect {
-                Effect::Reply { response, .. } => Some(response),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn a_whole_session_records_one_row_before_its_reply() {
-        let now = Timestamp::ZERO;
-        let mut server = Server::new(Config::default());
-        let conn = connect(&mut server, now);
-        let mut bytes = frame(r#"{"op": "START", "client_id": "anton", "cipher": null}"#);
-        for number in ["5", "-3", "12"] {
-            bytes.extend(frame(&format!(r#"{{"op": "NUMBER", "number": {number}}}"#)));
-        }
-        bytes.extend(frame(r#"{"op": "STOP"}"#));
-        let effects = input(&mut server, now, conn, &bytes);
-        let row = ReportRow { client_id: "anton".into(), count: 3, min: Int::from(-3), max: Int::from(12) };
-        let stopped =
-            Response::Stopped { min: Number::Plain(Int::from(-3)), max: Number::Plain(Int::from(12)) };
-        let ok = |op| Effect::Reply { conn, response: Response::Ok(op) };
-        assert_eq!(
-            effects,
-            vec![
-                Effect::Started { conn, client_id: "anton".into() },
-                ok(Op::Start),
-                ok(Op::Number),
-                ok(Op::Number),
-                ok(Op::Number),
-                Effect::Record { conn, row },
-                Effect::Reply { conn, response: stopped },
-            ]
-        );
-        assert_eq!(server.active_ids().count(), 0);
-    }
-
-    #[test]
-    fn a_failed_record_is_answered_with_the_server_error_and_closes() {
-        let now = Timestamp::ZERO;
-        let mut server = Server::new(Config::default());
-        let conn = connect(&mut server, now);
-        let mut bytes = frame(r#"{"op": "START", "client_id": "anton"}"#);
-        bytes.extend(frame(r#"{"op": "NUMBER", "number": 1}"#));
-        bytes.extend(frame(r#"{"op": "STOP"}"#));
-        assert_eq!(input(&mut server, now, conn, &bytes).len(), 5);
-        let effects: Vec<Effect> = server.handle_record_failed(conn).collect();
-        assert_eq!(
-            effects,
-            vec![
-                Effect::Reply { conn, response: Response::error(Op::Stop, ErrorCode::ServerError) },
-                Effect::Close { conn, reason: CloseReason::ReportFailed },
-            ]
-        );
-        assert_eq!(server.connection_count(), 0);
-    }
-
-    #[test]
-    fn a_client_id_is_active_on_one_connection_at_a_time() {
-        let now = Timestamp::ZERO;
-        let mut server = Server::new(Config::default());
-        let (a, b) = (connect(&mut server, now), connect(&mut server, now));
-        let start = frame(r#"{"op": "START", "client_id": "anton"}"#);
-        let mut effects = input(&mut server, now, a, &start);
-        effects.extend(input(&mut server, now, b, &start));
-        assert_eq!(
-            replies(effects),
-            vec![Response::Ok(Op::Start), Response::error(Op::Start, ErrorCode::ClientExists)]
-        );
-        let effects: Vec<Effect> = server.handle_disconnect(a).collect();
-        assert!(matches!(
-            effects.as_slice(),
-            [Effect::Ended { session: EndedSession { how: SessionEnd::Disconnected, .. }, .. }]
-        ));
-        assert_eq!(replies(input(&mut server, now, b, &start)), vec![Response::Ok(Op::Start)]);
-    }
-
-    #[test]
-    fn an_oversized_prefix_is_answered_and_closed() {
-        let now = Timestamp::ZERO;
-        let mut server = Server::new(Config::default());
-        let conn = connect(&mut server, now);
-        let effects = input(&mut server, now, conn, &frame(r#"{"op": "START", "client_id": "x"}"#));
-        assert!(matches!(effects.as_slice(), [Effect::Started { .. }, Effect::Reply { .. }]));
-        let effects = input(&mut server, now, conn, &[0x7f, 0xff, 0xff, 0xff, b'{']);
-        assert_eq!(effects.len(), 3);
-        assert_eq!(
-            effects[0],
-            Effect::Reply {
-                conn,
-                response: Response::Error { op: OpEcho::Null, error: ErrorCode::InvalidMessage }
-            }
-        );
-        assert!(matches!(effects[1], Effect::Ended { .. }));
-        assert_eq!(
-            effects[2],
-            Effect::Close { conn, reason: CloseReason::FrameTooLong { announced: 0x7fff_ffff } }
-        );
-        assert_eq!(server.connection_count(), 0);
-        assert_eq!(server.active_ids().count(), 0);
-        assert!(
-            input(&mut server, now, conn, &frame(r#"{"op": "STOP"}"#)).is_empty(),
-            "a closed connection is ignored"
-        );
-    }
-
-    #[test]
-    fn connections_over_the_limit_are_told_the_server_is_busy() {
-        let now = Timestamp::ZERO;
-        let mut server = Server::new(Config { max_connections: 1, ..Config::default() });
-        let first = connect(&mut server, now);
-        let (second, effects) = server.handle_connect(now, Transport::Plain);
-        let effects: Vec<Effect> = effects.collect();
-        assert_ne!(first, second);
-        assert_eq!(
-            effects,
-            vec![
-                Effect::Reply { conn: second, response: Response::busy() },
-                Effect::Close { conn: second, reason: CloseReason::Busy },
-            ]
-        );
-        assert_eq!(server.handle_disconnect(first).count(), 0);
-        let third = connect(&mut server, now);
-        assert!(third > second, "ids are never reused");
-    }
-
-    #[test]
-    fn a_half_sent_frame_is_closed_after_the_frame_timeout() {
-        let start = Timestamp::ZERO;
-        let config = Config { frame_timeout: Some(Duration::from_secs(10)), ..Config::default() };
-        let mut server = Server::new(config);
-        let conn = connect(&mut server, start);
-        assert_eq!(server.poll_timeout(), None, "nothing to time out yet");
-        let message = frame(r#"{"op": "QUIT"}"#);
-        assert!(input(&mut server, start, conn, &message[..3]).is_empty());
-        assert_eq!(server.poll_timeout(), Some(start + Duration::from_secs(10)));
-        // More bytes of the same frame do not extend its deadline.
-        assert!(input(&mut server, start + Duration::from_secs(9), conn, &message[3..6]).is_empty());
-        assert_eq!(server.handle_timeout(start + Duration::from_secs(9)).count(), 0);
-        let effects: Vec<Effect> = server.handle_timeout(start + Duration::from_secs(10)).collect();
-        assert_eq!(effects, vec![Effect::Close { conn, reason: CloseReason::FrameTimeout }]);
-        assert_eq!(server.poll_timeout(), None);
-    }
-
-    #[test]
-    fn a_completed_frame_clears_the_frame_timeout() {
-        let start = Timestamp::ZERO;
-        let mut server = Server::new(Config::default());
-        let conn = connect(&mut server, start);
-        let message = frame(r#"{"op": "QUIT"}"#);
-        assert!(input(&mut server, start, conn, &message[..3]).is_empty());
-        assert_eq!(input(&mut server, start + Duration::from_secs(5), conn, &message[3..]).len(), 1);
-        assert_eq!(server.handle_timeout(start + Duration::from_secs(60)).count(), 0);
-        assert_eq!(server.connection_count(), 1);
-        assert_eq!(server.poll_timeout(), None);
-    }
-
-    #[test]
-    fn an_unfinished_tls_handshake_is_closed_after_the_frame_timeout() {
-        let start = Timestamp::ZERO;
-        let config = Config { idle_timeout: Some(Duration::from_secs(60)), ..Config::default() };
-        let mut server = Server::new(config);
-        let (stalled, effects) = server.handle_connect(start, Transport::Tls);
-        assert_eq!(effects.count(), 0);
-        assert_eq!(server.poll_timeout(), Some(start + Duration::from_secs(10)));
-        let (finished, effects) = server.handle_connect(start, Transport::Tls);
-        assert_eq!(effects.count(), 0);
-        server.handle_handshake(start + Duration::from_secs(3), finished, None);
-        let effects: Vec<Effect> = server.handle_timeout(start + Duration::from_secs(10)).collect();
-        assert_eq!(effects, vec![Effect::Close { conn: stalled, reason: CloseReason::HandshakeTimeout }]);
-        // The finished one now counts as idle from the end of its handshake.
-        assert_eq!(server.poll_timeout(), Some(start + Duration::from_secs(63)));
-    }
-
-    #[test]
-    fn a_certificate_identity_binds_the_connection_to_its_id() {
-        let now = Timestamp::ZERO;
-        let mut server = Server::new(Config::default());
-        let (conn, effects) = server.handle_connect(now, Transport::Tls);
-        assert_eq!(effects.count(), 0);
-        server.handle_handshake(now, conn, Some("anton".into()));
-        let refused = input(&mut server, now, conn, &frame(r#"{"op": "START", "client_id": "jonas"}"#));
-        assert_eq!(replies(refused), vec![Response::error(Op::Start, ErrorCode::ClientNotAuthorized)]);
-        assert_eq!(server.active_ids().count(), 0, "the refused id stays free");
-        let started = input(&mut server, now, conn, &frame(r#"{"op": "START", "client_id": "anton"}"#));
-        assert_eq!(replies(started), vec![Response::Ok(Op::Start)]);
-    }
-
-    #[test]
-    fn idle_connections_are_closed_and_their_sessions_discarded() {
-        let start = Timestamp::ZERO;
-        let config = Config { idle_timeout: Some(Duration::from_secs(30)), ..Config::default() };
-        let mut server = Server::new(config);
-        let conn = connect(&mut server, start);
-        let effects = input(
-            &mut server,
-            start + Duration::from_secs(20),
-            conn,
-            &frame(r#"{"op": "START", "client_id": "z"}"#),
-        );
-        assert_eq!(effects.len(), 2);
-        // The entry made at connect time fires at 30 s and finds the deadline moved to 50 s.
-        assert_eq!(server.handle_timeout(start + Duration::from_secs(30)).count(), 0);
-        assert_eq!(server.poll_timeout(), Some(start + Duration::from_secs(50)));
-        let effects: Vec<Effect> = server.handle_timeout(start + Duration::from_secs(50)).collect();
-        assert!(matches!(
-            &effects[0],
-            Effect::Ended {
-                session: EndedSession { how: SessionEnd::Closed(CloseReason::IdleTimeout), .. },
-                ..
-            }
-        ));
-        assert_eq!(effects[1], Effect::Close { conn, reason: CloseReason::IdleTimeout });
-        assert_eq!(server.active_ids().count(), 0);
-    }
-
-    #[test]
-    fn huge_timeouts_never_fire_and_never_overflow() {
-        // Any instant after the origin plus Duration::MAX is past representable time.
-        let start = Timestamp::ZERO + Duration::from_secs(1);
-        let config = Config {
-            idle_timeout: Some(Duration::MAX),
-            frame_timeout: Some(Duration::MAX),
-            ..Config::default()
-        };
-        let mut server = Server::new(config);
-        let conn = connect(&mut server, start);
-        assert!(input(&mut server, start, conn, &[0]).is_empty());
-        assert_eq!(server.poll_timeout(), None);
-        assert_eq!(server.handle_timeout(start + Duration::from_secs(1_000_000_000)).count(), 0);
-        assert_eq!(server.connection_count(), 1);
-    }
-}
+mod tests;
