@@ -6,12 +6,18 @@
 //! decided, and are encoded for sending once the rows ahead of them are durable. If
 //! the report fails, the held replies are dropped and core is asked what to send
 //! instead (`Server::handle_record_failed`).
+//!
+//! A connection is plain or TLS ([`Link`]). Over TLS, replies are still queued as
+//! plaintext in `out`; [`Conn::flush`] hands them to rustls a record's worth at a
+//! time and writes the records, and plaintext handed over counts as pending output
+//! until its records have left, so the output budget sees the same bytes either way.
 
 use crate::registered::Registered;
 use minmax_core::{ConnId, Response};
 use polling::{Event, PollMode};
+use rustls::ServerConnection;
 use std::collections::VecDeque;
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 
 /// An emptied output buffer larger than this is released, so that one burst does
@@ -22,6 +28,49 @@ const RETAINED_OUTPUT: usize = 16 * 1024;
 /// `Response` value and its share of the queue. Held replies are rare (they queue
 /// behind a pipelined STOP for the length of one sync).
 const HELD_REPLY_BYTES: usize = 64;
+
+/// Plaintext handed to rustls at a time: one full TLS record.
+const RECORD_PLAINTEXT: usize = 16 * 1024;
+
+/// How a connection's bytes travel.
+#[derive(Debug)]
+pub(crate) enum Link {
+    /// Plain TCP: the socket carries the frames.
+    Plain,
+    /// TLS (§8): rustls turns frames into records and back.
+    Tls(Box<TlsLink>),
+}
+
+/// A TLS connection's state beside its socket.
+#[derive(Debug)]
+pub(crate) struct TlsLink {
+    pub(crate) session: ServerConnection,
+    /// The handshake's end has not been told to core yet.
+    pub(crate) handshaking: bool,
+    /// Plaintext rustls has decrypted and the machine has not been given yet.
+    pub(crate) buffered: usize,
+    /// The peer's end of the TCP stream has been read.
+    pub(crate) eof: bool,
+    /// The peer sent close_notify: rustls wants no more reading, so no socket event
+    /// will come for it.
+    peer_closed: bool,
+    /// Plaintext of `out` handed to rustls whose records have not all left yet.
+    in_records: usize,
+    /// Send close_notify once every reply has been handed over (the server closes).
+    close_notify: bool,
+}
+
+/// What reading a TLS connection's socket once brought.
+#[derive(Debug)]
+pub(crate) enum TlsRead {
+    /// Records were read and processed, or nothing was ready.
+    Progress,
+    /// The TLS layer failed: a broken handshake or a bad record. An alert, if any,
+    /// is queued for sending.
+    Failed(rustls::Error),
+    /// Reading the socket failed.
+    Broken(io::Error),
+}
 
 /// A reply that waits for a row to be durable.
 #[derive(Debug)]
@@ -37,7 +86,8 @@ pub(crate) struct Conn {
     pub(crate) id: ConnId,
     pub(crate) socket: Registered<TcpStream>,
     pub(crate) peer: SocketAddr,
-    /// Encoded replies, free to leave.
+    pub(crate) link: Link,
+    /// Encoded replies (plaintext), free to leave.
     out: Vec<u8>,
     /// Bytes of `out` already written to the socket.
     sent: usize,
@@ -47,6 +97,9 @@ pub(crate) struct Conn {
     next_waits_for: Option<u64>,
     /// The interest the poller has for this socket: (readable, writable).
     interest: (bool, bool),
+    /// Whether the output budget let this connection be read at the last re-arm
+    /// (over TLS the socket's interest also depends on rustls, so it cannot say).
+    budget_readable: bool,
     /// No more input will be read; close once every reply has left.
     pub(crate) closing: bool,
     /// Invalid frames received, to log the first one loudly and the rest quietly.
@@ -54,16 +107,18 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(id: ConnId, socket: Registered<TcpStream>, peer: SocketAddr) -> Conn {
+    pub(crate) fn new(id: ConnId, socket: Registered<TcpStream>, peer: SocketAddr, link: Link) -> Conn {
         Conn {
             id,
             socket,
             peer,
+            link,
             out: Vec::new(),
             sent: 0,
             held: VecDeque::new(),
             next_waits_for: None,
             interest: (true, false),
+            budget_readable: true,
             closing: false,
             bad_frames: 0,
         }
@@ -114,10 +169,119 @@ impl Conn {
 
     /// Writes what may be written, until the socket would block.
     pub(crate) fn flush(&mut self) -> io::Result<()> {
+        let Link::Tls(tls) = &mut self.link else {
+            let mut socket = self.socket.get();
+            self.sent += crate::nonblocking::write_until_blocked(&mut socket, &self.out[self.sent..])?;
+            self.compact();
+            return Ok(());
+        };
         let mut socket = self.socket.get();
-        self.sent += crate::nonblocking::write_until_blocked(&mut socket, &self.out[self.sent..])?;
+        loop {
+            // Records already made leave first; more plaintext is handed over only
+            // once they have, so rustls never holds more than one record's worth.
+            while tls.session.wants_write() {
+                match tls.session.write_tls(&mut socket) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(_) => {}
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                        self.compact();
+                        return Ok(());
+                    }
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            tls.in_records = 0;
+            if self.sent == self.out.len() || tls.session.is_handshaking() {
+                break;
+            }
+            let end = self.out.len().min(self.sent + RECORD_PLAINTEXT);
+            let taken = tls.session.writer().write(&self.out[self.sent..end])?;
+            if taken == 0 {
+                break;
+            }
+            self.sent += taken;
+            tls.in_records = taken;
+        }
+        if tls.close_notify && self.sent == self.out.len() && self.held.is_empty() {
+            tls.close_notify = false;
+            tls.session.send_close_notify();
+            // Written now if the socket takes it; else when it becomes writable.
+            while tls.session.wants_write() {
+                match tls.session.write_tls(&mut socket) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(_) => {}
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(error) => return Err(error),
+                }
+            }
+        }
         self.compact();
         Ok(())
+    }
+
+    /// Over TLS: reads the socket once, if rustls wants more, and processes the
+    /// records read. Plaintext stays in rustls for [`Conn::read_plaintext`].
+    pub(crate) fn read_records(&mut self) -> TlsRead {
+        let Link::Tls(tls) = &mut self.link else {
+            return TlsRead::Progress;
+        };
+        if tls.session.wants_read() {
+            let mut socket = self.socket.get();
+            match tls.session.read_tls(&mut socket) {
+                // rustls records the end of the stream too, and its reader tells it
+                // once the plaintext before it has been taken.
+                Ok(0) => tls.eof = true,
+                Ok(_) => {}
+                Err(error)
+                    if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) =>
+                {
+                    return TlsRead::Progress;
+                }
+                Err(error) => return TlsRead::Broken(error),
+            }
+        }
+        match tls.session.process_new_packets() {
+            Ok(state) => {
+                tls.buffered = state.plaintext_bytes_to_read();
+                tls.peer_closed = state.peer_has_closed();
+                TlsRead::Progress
+            }
+            Err(error) => TlsRead::Failed(error),
+        }
+    }
+
+    /// Over TLS: the plaintext rustls has decrypted, at most `buffer.len()` bytes.
+    /// `Ok(0)`: the peer closed the connection (with close_notify or without, which
+    /// between frames is an ordinary disconnect, §8). `WouldBlock`: nothing yet.
+    pub(crate) fn read_plaintext(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let Link::Tls(tls) = &mut self.link else {
+            return Err(io::ErrorKind::Unsupported.into());
+        };
+        match tls.session.reader().read(buffer) {
+            Ok(count) => {
+                tls.buffered = tls.buffered.saturating_sub(count);
+                Ok(count)
+            }
+            Err(error) if error.kind() == io::ErrorKind::UnexpectedEof => Ok(0),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Decrypted plaintext is waiting in rustls, or the end of the stream behind it:
+    /// no socket event will announce either.
+    pub(crate) fn has_buffered_plaintext(&self) -> bool {
+        matches!(&self.link, Link::Tls(tls) if tls.buffered > 0 || tls.peer_closed || tls.eof)
+    }
+
+    /// The server closes this connection: over TLS, close_notify follows the last reply.
+    pub(crate) fn notify_close(&mut self) {
+        if let Link::Tls(tls) = &mut self.link
+            && !tls.handshaking
+        {
+            tls.close_notify = true;
+        }
     }
 
     fn compact(&mut self) {
@@ -142,29 +306,59 @@ impl Conn {
     /// estimate): what counts against the per-connection mark and the server's
     /// output budget.
     pub(crate) fn pending_output(&self) -> usize {
-        self.out.len() - self.sent + self.held.len() * HELD_REPLY_BYTES
+        let in_records = match &self.link {
+            Link::Plain => 0,
+            Link::Tls(tls) => tls.in_records,
+        };
+        self.out.len() - self.sent + in_records + self.held.len() * HELD_REPLY_BYTES
     }
 
     pub(crate) fn wants_write(&self) -> bool {
         self.sent < self.out.len()
+            || matches!(&self.link, Link::Tls(tls) if tls.session.wants_write() || tls.close_notify)
+    }
+
+    /// Whether the socket is worth reading: over TLS, not while rustls holds
+    /// plaintext not taken yet, nor while its handshake flight waits to be written.
+    fn socket_wanted(&self) -> bool {
+        match &self.link {
+            Link::Plain => true,
+            Link::Tls(tls) => tls.session.wants_read(),
+        }
     }
 
     /// Closing, and nothing left to send or to wait for.
     pub(crate) fn finished(&self) -> bool {
-        self.closing && self.pending_output() == 0
+        self.closing && self.pending_output() == 0 && !self.wants_write()
     }
 
     /// Tells the poller what this connection now waits for, if that changed.
     /// Level-triggered, so interest changes only when the state does, not after
-    /// every event as oneshot mode would need. Returns the readable interest before.
+    /// every event as oneshot mode would need. `readable`: the output budget allows
+    /// reading; returns what it allowed at the last re-arm.
     pub(crate) fn rearm(&mut self, readable: bool) -> io::Result<bool> {
-        let wanted = (readable && !self.closing, self.wants_write());
-        let before = self.interest.0;
+        let wanted = (readable && !self.closing && self.socket_wanted(), self.wants_write());
+        let before = std::mem::replace(&mut self.budget_readable, readable && !self.closing);
         if wanted != self.interest {
             self.socket.modify(Event::new(self.key(), wanted.0, wanted.1), PollMode::Level)?;
             self.interest = wanted;
         }
         Ok(before)
+    }
+}
+
+impl TlsLink {
+    /// A TLS connection whose handshake has not begun.
+    pub(crate) fn new(session: ServerConnection) -> TlsLink {
+        TlsLink {
+            session,
+            handshaking: true,
+            buffered: 0,
+            eof: false,
+            peer_closed: false,
+            in_records: 0,
+            close_notify: false,
+        }
     }
 }
 

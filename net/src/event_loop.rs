@@ -17,14 +17,22 @@
 //!    only while output is waiting.
 //!
 //! The loop never waits on the disk (fsync happens on the writer thread) nor on
-//! standard error (logging drops lines rather than block).
+//! standard error (logging drops lines rather than block). The one exception is
+//! SIGHUP with TLS: the certificate and key, a few kilobytes, are read on the loop.
+//!
+//! Over TLS (§8) a connection's socket carries records: a readable socket is read
+//! into rustls, and the plaintext rustls decrypts goes to the machine as a plain
+//! socket's bytes would, no more than the output budget allows. What rustls still
+//! holds after that is announced by no socket event, so such connections are kept
+//! in `Io::ready` and read on the next pass without waiting.
 
-use crate::conn::{Conn, key_of};
+use crate::conn::{Conn, Link, TlsLink, TlsRead, key_of};
 use crate::metrics::Metrics;
 use crate::rate_limit::RateLimited;
 use crate::registered::Registered;
 use crate::report::{ReportError, ReportFailure, ReportFile, ReportWriter};
 use crate::store::{Store, StoreError, StoreFailure};
+use crate::tls::{TlsError, TlsFiles};
 use minmax_core::report::Inspection;
 use minmax_core::server::ConnIdHasher;
 use minmax_core::{
@@ -32,6 +40,7 @@ use minmax_core::{
     Timestamp, Transport,
 };
 use polling::{Event, Events, PollMode, Poller};
+use rustls::ServerConfig;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 use std::io::{self, Read};
@@ -103,6 +112,8 @@ pub struct Settings {
     /// Keep the active ids and the report in this PostgreSQL store instead of
     /// memory and the report file (§10); `protocol.shared_ids` must be set with it.
     pub store: Option<postgres::Config>,
+    /// Serve TLS only, with these files (§8); `None`: plain TCP.
+    pub tls: Option<TlsFiles>,
 }
 
 /// Why the server could not start.
@@ -119,6 +130,8 @@ pub enum StartError {
     Report(ReportError),
     /// The store cannot be reached or used (§10).
     Store(StoreError),
+    /// The TLS certificate, key or client CA cannot be used.
+    Tls(TlsError),
     /// The system refused a resource (the poller, a thread).
     System(io::Error),
 }
@@ -143,6 +156,7 @@ impl std::fmt::Display for StartError {
             }
             StartError::Report(error) => error.fmt(f),
             StartError::Store(error) => error.fmt(f),
+            StartError::Tls(error) => write!(f, "cannot serve TLS: {error}"),
             StartError::System(error) => write!(f, "cannot start: {error}"),
         }
     }
@@ -154,6 +168,7 @@ impl std::error::Error for StartError {
             StartError::Bind { source, .. } | StartError::System(source) => Some(source),
             StartError::Report(error) => Some(error),
             StartError::Store(error) => Some(error),
+            StartError::Tls(error) => Some(error),
         }
     }
 }
@@ -201,7 +216,8 @@ impl From<io::Error> for RunError {
 pub struct Signals {
     /// Readable when a shutdown is asked for.
     pub shutdown: UnixStream,
-    /// Readable when the report's path must be checked again.
+    /// Readable when the report's path must be checked again, and the TLS files
+    /// read again.
     pub reload: UnixStream,
 }
 
@@ -221,6 +237,10 @@ struct Io {
     local_addr: SocketAddr,
     signals: Option<(Registered<UnixStream>, Registered<UnixStream>)>,
     conns: Conns,
+    /// TLS connections with decrypted plaintext not given to the machine yet.
+    ready: Vec<usize>,
+    /// The TLS files and the configuration new connections get from them.
+    tls: Option<(TlsFiles, Arc<ServerConfig>)>,
     backend: Backend,
     /// Held STOP replies by row sequence number (increasing), with their connection.
     waiting: VecDeque<(u64, usize)>,
@@ -324,6 +344,7 @@ struct LogLimits {
     no_descriptors: RateLimited,
     busy: RateLimited,
     invalid_frames: RateLimited,
+    tls_failed: RateLimited,
     refused: [RateLimited; ErrorCode::ALL.len()],
 }
 
@@ -333,6 +354,11 @@ impl EventLoop {
         // Bound first: a bad address or a port in use must not leave a report behind.
         let listener =
             listen(settings.bind).map_err(|source| StartError::Bind { addr: settings.bind, source })?;
+        // Read before the report is touched, for the same reason.
+        let tls = match &settings.tls {
+            Some(files) => Some((files.clone(), files.load().map_err(StartError::Tls)?)),
+            None => None,
+        };
         let local_addr = listener.local_addr().map_err(StartError::System)?;
         let poller = Arc::new(Poller::new().map_err(StartError::System)?);
         let backend = match &settings.store {
@@ -359,6 +385,8 @@ impl EventLoop {
             local_addr,
             signals: None,
             conns: Conns::default(),
+            ready: Vec::new(),
+            tls,
             backend,
             waiting: VecDeque::new(),
             touched: Vec::new(),
@@ -402,7 +430,11 @@ impl EventLoop {
                     .into_iter()
                     .flatten()
                     .min();
-            let timeout = deadline.map(|deadline| deadline.saturating_duration_since(self.io.clock()));
+            let timeout = if self.io.ready.is_empty() {
+                deadline.map(|deadline| deadline.saturating_duration_since(self.io.clock()))
+            } else {
+                Some(Duration::ZERO)
+            };
             events.clear();
             self.io.poller.wait(&mut events, timeout)?;
             let now = self.io.clock();
@@ -414,10 +446,14 @@ impl EventLoop {
                     RELOAD_KEY => {
                         if self.io.drain_signal(RELOAD_KEY) {
                             self.io.backend.recheck();
+                            self.io.reload_tls();
                         }
                     }
                     key => self.on_conn_event(now, key, event),
                 }
+            }
+            for key in std::mem::take(&mut self.io.ready) {
+                self.read_tls_plaintext(now, key);
             }
             for (conn, claim) in self.io.backend.answers() {
                 self.io.carry_out(now, self.machine.handle_claimed(now, conn, claim));
@@ -457,7 +493,19 @@ impl EventLoop {
                         warn!(%peer, %error, "dropping a new connection: cannot configure its socket");
                         continue;
                     }
-                    let (id, effects) = machine.handle_connect(now, Transport::Plain);
+                    let link = match &io.tls {
+                        None => Link::Plain,
+                        Some((_, config)) => match rustls::ServerConnection::new(Arc::clone(config)) {
+                            Ok(session) => Link::Tls(Box::new(TlsLink::new(session))),
+                            Err(error) => {
+                                warn!(%peer, %error, "dropping a new connection: cannot start TLS");
+                                continue;
+                            }
+                        },
+                    };
+                    let transport =
+                        if matches!(link, Link::Plain) { Transport::Plain } else { Transport::Tls };
+                    let (id, effects) = machine.handle_connect(now, transport);
                     let socket =
                         Registered::new(&io.poller, stream, Event::readable(key_of(id)), PollMode::Level);
                     let socket = match socket {
@@ -472,7 +520,7 @@ impl EventLoop {
                     };
                     debug!(%peer, conn = %id, "connection accepted");
                     io.touched.push(key_of(id));
-                    io.conns.insert(key_of(id), Conn::new(id, socket, peer));
+                    io.conns.insert(key_of(id), Conn::new(id, socket, peer, link));
                     io.carry_out(now, effects);
                 }
                 Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
@@ -509,6 +557,10 @@ impl EventLoop {
         if !event.readable {
             return;
         }
+        if !matches!(conn.link, Link::Plain) {
+            self.on_tls_readable(now, key);
+            return;
+        }
         let allowance = io.budget.read_allowance(conn.pending_output());
         if allowance == 0 || !machine.wants_input(conn.id) {
             // Re-armed without read interest at the end of the pass.
@@ -518,6 +570,126 @@ impl EventLoop {
         let mut buffer = std::mem::take(&mut io.read_buffer);
         let read = conn.socket.get().read(&mut buffer[..allowance]);
         match read {
+            Ok(0) => {
+                debug!(%peer, conn = %id, "peer closed the connection");
+                conn.closing = true;
+                io.carry_out(now, machine.handle_disconnect(id));
+            }
+            Ok(count) => io.carry_out(now, machine.handle_input(now, id, &buffer[..count])),
+            Err(error) if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+            Err(error) => {
+                warn!(%peer, conn = %id, %error, "connection dropped: reading failed");
+                io.carry_out(now, machine.handle_disconnect(id));
+                io.drop_conn(key);
+            }
+        }
+        io.read_buffer = buffer;
+    }
+
+    /// A TLS connection's socket is readable: records into rustls, the handshake's
+    /// end to the machine, then plaintext as the budget allows.
+    fn on_tls_readable(&mut self, now: Timestamp, key: usize) {
+        let EventLoop { machine, io } = self;
+        let Some(conn) = io.conns.get_mut(&key) else {
+            return;
+        };
+        let (id, peer) = (conn.id, conn.peer);
+        let handshaking = matches!(&conn.link, Link::Tls(tls) if tls.handshaking);
+        match conn.read_records() {
+            TlsRead::Progress => {}
+            TlsRead::Failed(error) => {
+                if handshaking {
+                    io.metrics.count_handshake(false);
+                }
+                let reason = failure_reason(&error, handshaking);
+                log_tls_failure(&mut io.logs, now, peer, id, handshaking, &reason);
+                // The alert rustls queued, if any, leaves before the close.
+                conn.closing = true;
+                io.carry_out(now, machine.handle_disconnect(id));
+                return;
+            }
+            TlsRead::Broken(error) => {
+                warn!(%peer, conn = %id, %error, "connection dropped: reading failed");
+                io.carry_out(now, machine.handle_disconnect(id));
+                io.drop_conn(key);
+                return;
+            }
+        }
+        if handshaking {
+            let Link::Tls(tls) = &mut conn.link else {
+                return;
+            };
+            if tls.session.is_handshaking() {
+                // The peer hung up before finishing: nothing more will come.
+                if tls.eof {
+                    io.metrics.count_handshake(false);
+                    log_tls_failure(
+                        &mut io.logs,
+                        now,
+                        peer,
+                        id,
+                        true,
+                        "the peer closed the connection during the handshake",
+                    );
+                    conn.closing = true;
+                    io.carry_out(now, machine.handle_disconnect(id));
+                }
+                return;
+            }
+            tls.handshaking = false;
+            let identity = match tls.session.peer_certificates() {
+                // rustls asked for a certificate and verified it: whose is it?
+                Some([leaf, ..]) => match crate::tls::identity(leaf) {
+                    Some(identity) => Some(identity),
+                    None => {
+                        io.metrics.count_handshake(false);
+                        log_tls_failure(
+                            &mut io.logs,
+                            now,
+                            peer,
+                            id,
+                            true,
+                            "the client certificate names no client id (no URI SAN minmax:client/ID, no subject CN)",
+                        );
+                        conn.closing = true;
+                        io.carry_out(now, machine.handle_disconnect(id));
+                        return;
+                    }
+                },
+                _ => None,
+            };
+            io.metrics.count_handshake(true);
+            let version = tls.session.protocol_version().map(|v| format!("{v:?}")).unwrap_or_default();
+            match &identity {
+                Some(identity) => {
+                    debug!(%peer, conn = %id, client_id = &**identity, version, "TLS handshake done")
+                }
+                None => debug!(%peer, conn = %id, version, "TLS handshake done"),
+            }
+            machine.handle_handshake(now, id, identity);
+        }
+        self.read_tls_plaintext(now, key);
+    }
+
+    /// Gives the machine the plaintext rustls holds for a TLS connection, as much as
+    /// the budget allows; what is left waits in `Io::ready` for the next pass.
+    fn read_tls_plaintext(&mut self, now: Timestamp, key: usize) {
+        let EventLoop { machine, io } = self;
+        let Some(conn) = io.conns.get_mut(&key) else {
+            return;
+        };
+        io.touched.push(key);
+        if conn.closing || matches!(&conn.link, Link::Tls(tls) if tls.handshaking) {
+            return;
+        }
+        let allowance = io.budget.read_allowance(conn.pending_output());
+        if allowance == 0 {
+            // Taken up again when the budget has room (see `send_touched`).
+            return;
+        }
+        let (id, peer) = (conn.id, conn.peer);
+        let mut buffer = std::mem::take(&mut io.read_buffer);
+        match conn.read_plaintext(&mut buffer[..allowance]) {
             Ok(0) => {
                 debug!(%peer, conn = %id, "peer closed the connection");
                 conn.closing = true;
@@ -555,7 +727,12 @@ impl EventLoop {
             let flushed = conn.flush();
             io.budget.used -= before - conn.pending_output();
             if let Err(error) = flushed {
-                warn!(peer = %conn.peer, conn = %conn.id, %error, "connection dropped: writing failed");
+                if conn.closing {
+                    // Already closing, and already logged why; the peer left first.
+                    debug!(peer = %conn.peer, conn = %conn.id, %error, "closing connection: writing failed");
+                } else {
+                    warn!(peer = %conn.peer, conn = %conn.id, %error, "connection dropped: writing failed");
+                }
                 let id = conn.id;
                 io.carry_out(now, machine.handle_disconnect(id));
                 io.drop_conn(key);
@@ -569,6 +746,9 @@ impl EventLoop {
             // A START waiting for its claim (§10) holds the requests behind it.
             let readable = io.budget.read_allowance(pending) > 0 && machine.wants_input(conn.id);
             let was_readable = conn.rearm(readable)?;
+            if readable && !conn.closing && conn.has_buffered_plaintext() {
+                io.ready.push(key);
+            }
             if !readable && !conn.closing {
                 if Budget::own_allowance(pending) > 0 {
                     io.budget.paused.push(key);
@@ -595,6 +775,7 @@ impl EventLoop {
         let now = self.io.clock();
         self.io.carry_out(now, self.machine.handle_shutdown());
         for conn in self.io.conns.values_mut() {
+            conn.notify_close();
             conn.closing = true;
         }
         self.io.backend.commit();
@@ -762,9 +943,13 @@ impl Io {
                         if let Some(suppressed) = self.logs.busy.hit(now.since_origin()) {
                             warn!(peer = %target.peer, conn = %conn, suppressed, "refusing a connection: over --max-connections ({})", ErrorCode::ServerBusy);
                         }
+                    } else if reason == CloseReason::HandshakeTimeout {
+                        self.metrics.count_handshake(false);
+                        log_tls_failure(&mut self.logs, now, target.peer, conn, true, &reason.to_string());
                     } else {
                         warn!(peer = %target.peer, conn = %conn, "closing the connection: {reason}");
                     }
+                    target.notify_close();
                     target.closing = true;
                     self.touched.push(key_of(conn));
                 }
@@ -841,6 +1026,25 @@ impl Io {
         }
     }
 
+    /// SIGHUP: the TLS files are read again for new connections; open ones keep
+    /// what they have. A file that no longer loads leaves the old configuration.
+    fn reload_tls(&mut self) {
+        let Some((files, config)) = &mut self.tls else {
+            return;
+        };
+        match files.load() {
+            Ok(loaded) => {
+                *config = loaded;
+                info!(cert = %files.cert.display(), "TLS certificate and key read again; new connections get them");
+            }
+            Err(error) => {
+                error!(
+                    "cannot read the TLS files again: {error}; new connections keep getting the previous certificate"
+                );
+            }
+        }
+    }
+
     /// The end of a pass: gauges, and the program's hook (its log lines).
     fn end_pass(&mut self) {
         self.metrics.connections_open.set(self.conns.len() as i64);
@@ -878,7 +1082,7 @@ impl Budget {
 impl LogLimits {
     /// When the next summary line of a suppressed condition falls due.
     fn deadline(&self) -> Option<Timestamp> {
-        [&self.no_descriptors, &self.busy, &self.invalid_frames]
+        [&self.no_descriptors, &self.busy, &self.invalid_frames, &self.tls_failed]
             .into_iter()
             .chain(&self.refused)
             .filter_map(RateLimited::deadline)
@@ -899,6 +1103,9 @@ impl LogLimits {
                 "more connections were refused: over --max-connections ({})",
                 ErrorCode::ServerBusy
             );
+        }
+        if let Some(suppressed) = self.tls_failed.overdue(now) {
+            warn!(suppressed, "more TLS connections failed their handshake or broke their records");
         }
         if let Some(suppressed) = self.invalid_frames.overdue(now) {
             warn!(suppressed, "more invalid frames were answered {}", ErrorCode::InvalidMessage);
@@ -939,6 +1146,49 @@ fn log_refusal(logs: &mut LogLimits, now: Timestamp, conn: &mut Conn, response: 
     if let Some(suppressed) = logs.refused[code as usize].hit(now) {
         info!(peer = %conn.peer, conn = %conn.id, op = op.as_str(), error = code.message(), suppressed, "request refused: {}", code.explanation());
     }
+}
+
+/// Logs a TLS connection that failed or timed out its handshake, or broke its
+/// records: once per connection, the lines rate-limited like the other lasting
+/// conditions (a scan of the port must not flood the log).
+fn log_tls_failure(
+    logs: &mut LogLimits,
+    now: Timestamp,
+    peer: SocketAddr,
+    conn: ConnId,
+    handshake: bool,
+    reason: &str,
+) {
+    if let Some(suppressed) = logs.tls_failed.hit(now.since_origin()) {
+        if handshake {
+            warn!(%peer, conn = %conn, suppressed, "TLS handshake failed, closing the connection: {reason}");
+        } else {
+            warn!(%peer, conn = %conn, suppressed, "TLS error, closing the connection: {reason}");
+        }
+    } else {
+        debug!(%peer, conn = %conn, "TLS failure: {reason}");
+    }
+}
+
+/// Why a TLS connection failed, for the log: rustls's words, and for the common
+/// mistakes what they mean.
+fn failure_reason(error: &rustls::Error, handshaking: bool) -> String {
+    use rustls::{AlertDescription, Error, InvalidMessage};
+    let hint = match error {
+        Error::InvalidMessage(InvalidMessage::InvalidContentType) if handshaking => {
+            " (the peer does not speak TLS: plain frames to a TLS port?)"
+        }
+        Error::AlertReceived(
+            AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateExpired
+            | AlertDescription::CertificateUnknown,
+        ) => " (the client refused the server's certificate)",
+        Error::NoCertificatesPresented => " (a client certificate is required: --tls-client-ca)",
+        Error::InvalidCertificate(_) => " (the client's certificate)",
+        _ => "",
+    };
+    format!("{error}{hint}")
 }
 
 /// An integer as a log line shows it: whole up to [`LOGGED_DIGITS`] digits, else its

@@ -12,7 +12,7 @@
 //! lines of lasting conditions; [`registered`] the one `unsafe` block, a source
 //! registered with a poller; [`store`] ids and the report in PostgreSQL for several
 //! servers; [`client`] the client's transport loop; [`nonblocking`] loops over
-//! nonblocking sockets.
+//! nonblocking sockets; [`tls`] the TLS files and the client identity.
 #![warn(missing_docs)]
 
 pub mod client;
@@ -24,7 +24,9 @@ pub mod rate_limit;
 pub mod registered;
 pub mod report;
 pub mod store;
+pub mod tls;
 
 pub use event_loop::{EventLoop, RunError, Settings, Signals, StartError};
 pub use metrics::Metrics;
 pub use registered::Registered;
+pub use tls::{TlsError, TlsFiles};

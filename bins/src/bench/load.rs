@@ -4,6 +4,9 @@
 //! wait. Every reply is checked byte for byte against what the protocol says it must
 //! be, min and max of every STOP included (encrypted ones too: ECB is deterministic,
 //! so the expected ciphertext is known).
+//!
+//! With `tls` set, every connection speaks TLS (PROTOCOL §8): its handshake is done
+//! before the measured part, and its frames go through rustls.
 
 use hdrhistogram::Histogram;
 use minmax_core::message::{ErrorCode, Number, Op, Response};
@@ -42,6 +45,8 @@ pub struct LoadOptions {
     pub canned: bool,
     /// Print a progress line (on a terminal).
     pub progress: bool,
+    /// Speak TLS with this configuration, to the server of this name.
+    pub tls: Option<(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
 }
 
 /// What a run measured.
@@ -105,6 +110,8 @@ struct LoadConn {
     /// No more sessions will start on this connection.
     draining: bool,
     index: usize,
+    /// The TLS session, when the load speaks TLS.
+    tls: Option<Box<rustls::ClientConnection>>,
 }
 
 /// A small, fast generator of test numbers (xorshift64*); not for keys.
@@ -122,9 +129,15 @@ impl LoadConn {
         index: usize,
         encrypt: bool,
         seed: u64,
+        tls: Option<&(Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>,
     ) -> io::Result<LoadConn> {
-        let stream = TcpStream::connect(addr)?;
+        let tls_options = tls;
+        let mut stream = TcpStream::connect(addr)?;
         stream.set_nodelay(true)?;
+        let tls = match tls_options {
+            Some((config, name)) => Some(Box::new(handshake(&mut stream, config, name)?)),
+            None => None,
+        };
         stream.set_nonblocking(true)?;
         let stream = Registered::new(poller, stream, Event::readable(index), PollMode::Level)?;
         let mut random = seed ^ (index as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
@@ -149,6 +162,7 @@ impl LoadConn {
             registered_write: false,
             draining: false,
             index,
+            tls,
         })
     }
 
@@ -228,6 +242,22 @@ impl LoadConn {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        if let Some(tls) = &mut self.tls {
+            // rustls takes it all (no buffer limit): a pipeline is a few kilobytes.
+            tls.writer().write_all(&self.out[self.written..])?;
+            self.out.clear();
+            self.written = 0;
+            let mut socket = self.stream.get();
+            while tls.wants_write() {
+                match tls.write_tls(&mut socket) {
+                    Ok(_) => {}
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            return Ok(());
+        }
         self.written +=
             minmax_net::nonblocking::write_until_blocked(&mut self.stream.get(), &self.out[self.written..])?;
         if self.written == self.out.len() {
@@ -236,6 +266,55 @@ impl LoadConn {
         }
         Ok(())
     }
+}
+
+impl LoadConn {
+    /// Output waits for the socket.
+    fn wants_write(&self) -> bool {
+        self.written < self.out.len() || self.tls.as_ref().is_some_and(|tls| tls.wants_write())
+    }
+
+    /// Reads what the socket has, as plaintext over TLS.
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let Some(tls) = &mut self.tls else {
+            return self.stream.get().read(buffer);
+        };
+        if tls.read_tls(&mut self.stream.get())? == 0 {
+            return Ok(0);
+        }
+        tls.process_new_packets().map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+        let mut count = 0;
+        while count < buffer.len() {
+            match tls.reader().read(&mut buffer[count..]) {
+                Ok(0) => break,
+                Ok(read) => count += read,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => break,
+                Err(error) => return Err(error),
+            }
+        }
+        if count == 0 {
+            // Records without data yet (a ticket, half a record): nothing to decode.
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(count)
+    }
+}
+
+/// Completes a TLS handshake on a blocking socket.
+pub fn handshake(
+    stream: &mut TcpStream,
+    config: &Arc<rustls::ClientConfig>,
+    name: &rustls::pki_types::ServerName<'static>,
+) -> io::Result<rustls::ClientConnection> {
+    let mut tls =
+        rustls::ClientConnection::new(Arc::clone(config), name.clone()).map_err(io::Error::other)?;
+    tls.set_buffer_limit(None);
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    while tls.is_handshaking() {
+        tls.complete_io(stream)?;
+    }
+    stream.set_read_timeout(None)?;
+    Ok(tls)
 }
 
 /// The bytes the reply to `expect` must be, for a session under `cipher`.
@@ -299,7 +378,14 @@ pub fn run(options: &LoadOptions) -> io::Result<LoadReport> {
     let poller = Arc::new(Poller::new()?);
     let mut conns: Vec<Option<LoadConn>> = Vec::with_capacity(options.conns);
     for index in 0..options.conns {
-        conns.push(Some(LoadConn::connect(&poller, options.addr, index, options.encrypt, seed)?));
+        conns.push(Some(LoadConn::connect(
+            &poller,
+            options.addr,
+            index,
+            options.encrypt,
+            seed,
+            options.tls.as_ref(),
+        )?));
     }
     let started = Instant::now();
     let mut run = Run {
@@ -337,7 +423,7 @@ pub fn run(options: &LoadOptions) -> io::Result<LoadReport> {
         if let Err(error) = conn.flush() {
             record_error(&mut tail, format!("connection {}: sending failed: {error}", conn.index));
         }
-        if conn.in_flight.is_empty() && conn.written == conn.out.len() {
+        if conn.in_flight.is_empty() && !conn.wants_write() {
             // Between two sessions: nothing to wait for.
             *slot = None;
         }
@@ -428,7 +514,7 @@ impl Run<'_> {
                 if finished {
                     self.conns[event.key] = None;
                     self.open -= 1;
-                } else if conn.registered_write != (conn.written < conn.out.len()) {
+                } else if conn.registered_write != conn.wants_write() {
                     conn.registered_write = !conn.registered_write;
                     conn.stream
                         .modify(Event::new(event.key, true, conn.registered_write), PollMode::Level)?;
@@ -535,7 +621,7 @@ fn handle_event(
     now: Instant,
 ) -> io::Result<bool> {
     if event.readable {
-        let count = match conn.stream.get().read(buffer) {
+        let count = match conn.read(buffer) {
             Ok(0) => {
                 return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed the connection"));
             }
@@ -580,5 +666,5 @@ fn handle_event(
     }
     fill_pipeline(conn, prefix, options, budget, now);
     conn.flush()?;
-    Ok(conn.draining && conn.in_flight.is_empty() && conn.written == conn.out.len())
+    Ok(conn.draining && conn.in_flight.is_empty() && !conn.wants_write())
 }

@@ -1,9 +1,11 @@
 //! minmax-bench: a load generator for minmax servers (like `redis-benchmark`), and the
 //! ceiling server it is compared with.
 //!
-//! Modules: [`load`] the generator, [`ceiling`] the canned-reply server.
+//! Modules: [`load`] the generator, [`ceiling`] the canned-reply server, [`fresh`]
+//! connection set-up cost.
 
 pub mod ceiling;
+pub mod fresh;
 pub mod load;
 
 use load::{LoadOptions, LoadReport};

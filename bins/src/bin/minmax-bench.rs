@@ -36,6 +36,8 @@ Examples:
   minmax-bench --conns 50 --pipeline 16 --duration 10   16 requests in flight
   minmax-bench --conns 50 --idle 1000 --duration 10     with 1000 idle sessions
   minmax-bench ceiling 7000                             the ceiling server
+  minmax-bench --tls --tls-ca ca.pem --conns 50         over TLS, trusting ca.pem
+  minmax-bench --tls --tls-ca ca.pem --fresh 1000       connection set-up cost
 
 bench/run runs every scenario against minmax-server, the ceiling and the Python
 reference server, and writes bench/RESULTS.md.";
@@ -90,6 +92,23 @@ struct Args {
     /// Print the result as one JSON object
     #[arg(long)]
     json: bool,
+
+    /// Speak TLS (the server runs with --tls-cert); idle sessions stay plain
+    #[arg(long, requires = "tls_ca")]
+    tls: bool,
+
+    /// The CA that signed the server's certificate (PEM), for --tls
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    tls_ca: Option<std::path::PathBuf>,
+
+    /// The name the server's certificate must carry, for --tls (default: the host of --addr)
+    #[arg(long, value_name = "NAME", requires = "tls")]
+    tls_name: Option<String>,
+
+    /// Instead of sessions: this many fresh connections, each set up (with its TLS
+    /// handshake under --tls), asked one START and closed, on --conns threads at most 64
+    #[arg(long, value_name = "N", value_parser = |text: &str| parse_in_range(text, 1u64, 10_000_000))]
+    fresh: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -141,6 +160,39 @@ fn main() -> ExitCode {
             return cli::exit_code(Exit::InvalidArgument);
         }
     };
+    let tls = match tls_setup(&args) {
+        Ok(tls) => tls,
+        Err(message) => {
+            eprintln!("minmax-bench: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(count) = args.fresh {
+        let report = bench::fresh::run(addr, count, args.conns, tls.as_ref());
+        let seconds = report.elapsed.as_secs_f64().max(f64::EPSILON);
+        let rate = report.connections as f64 / seconds;
+        if args.json {
+            println!(
+                r#"{{"fresh": {count}, "tls": {}, "threads": {}, "seconds": {seconds:.3}, "connections": {}, "connections_per_second": {rate:.1}, "errors": {}}}"#,
+                args.tls,
+                args.conns.clamp(1, 64),
+                report.connections,
+                report.errors
+            );
+        } else {
+            println!(
+                "minmax-bench: {count} fresh connections{}, {} threads\n  duration   {seconds:.2} s\n  set up     {} ({rate:.0}/s)\n  errors     {}",
+                if args.tls { " over TLS" } else { "" },
+                args.conns.clamp(1, 64),
+                report.connections,
+                report.errors
+            );
+        }
+        if let Some(error) = &report.first_error {
+            eprintln!("minmax-bench: first error: {error}");
+        }
+        return if report.errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) };
+    }
     let options = LoadOptions {
         addr,
         conns: args.conns,
@@ -157,6 +209,7 @@ fn main() -> ExitCode {
         idle: args.idle,
         canned: args.canned,
         progress: !args.json && std::io::stderr().is_terminal(),
+        tls,
     };
     match bench::load::run(&options) {
         Ok(report) => {
@@ -182,4 +235,40 @@ fn main() -> ExitCode {
             cli::exit_code(Exit::Unavailable)
         }
     }
+}
+
+/// The TLS client configuration for `--tls`: the CA from `--tls-ca`, the server's
+/// name from `--tls-name` or the address.
+fn tls_setup(
+    args: &Args,
+) -> Result<Option<(std::sync::Arc<rustls::ClientConfig>, rustls::pki_types::ServerName<'static>)>, String> {
+    use rustls::pki_types::pem::PemObject;
+    let Some(path) = args.tls_ca.as_ref().filter(|_| args.tls) else {
+        return Ok(None);
+    };
+    let mut roots = rustls::RootCertStore::empty();
+    let certificates = rustls::pki_types::CertificateDer::pem_file_iter(path)
+        .map_err(|error| format!("{}: {error}", path.display()))?;
+    for certificate in certificates {
+        let certificate = certificate.map_err(|error| format!("{}: {error}", path.display()))?;
+        roots.add(certificate).map_err(|error| format!("{}: {error}", path.display()))?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|error| error.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = match &args.tls_name {
+        Some(name) => rustls::pki_types::ServerName::try_from(name.clone())
+            .map_err(|error| format!("--tls-name {name:?}: {error}"))?,
+        // The host part of --addr: a name or an address, as the certificate must carry.
+        None => {
+            let host = args.addr.rsplit_once(':').map_or(args.addr.as_str(), |(host, _)| host);
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            rustls::pki_types::ServerName::try_from(host.to_string())
+                .map_err(|error| format!("--addr {host:?} cannot name a TLS server: {error}"))?
+        }
+    };
+    Ok(Some((std::sync::Arc::new(config), name)))
 }

@@ -5,7 +5,7 @@ use clap::{Parser, Subcommand};
 use minmax_bins::cli::{self, ValueError, parse_in_range, parse_port_or_zero, parse_seconds};
 use minmax_core::{ErrorCode, Exit};
 use minmax_net::event_loop::DEFAULT_OUTPUT_BUDGET;
-use minmax_net::{EventLoop, Metrics, RunError, Settings, Signals, StartError};
+use minmax_net::{EventLoop, Metrics, RunError, Settings, Signals, StartError, TlsFiles};
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::os::unix::net::UnixStream;
@@ -33,9 +33,19 @@ quoted. RUST_LOG changes the level (RUST_LOG=debug, RUST_LOG=warn). Logging neve
 blocks serving: if standard error is not read, lines are dropped and counted.
 Colours only on a terminal, never with NO_COLOR set.
 
+TLS: with --tls-cert and --tls-key the port speaks TLS 1.3 or 1.2, and only TLS;
+the frames inside are unchanged. With --tls-client-ca every client must present a
+certificate from that CA, and may START only with the client id it names (its URI
+SAN minmax:client/ID, else its subject CN): any other id is answered
+Cliente não autorizado. A peer that sends plain frames, fails its handshake or does
+not finish it within --frame-timeout is closed and logged. minmax-certs makes the
+certificates (a CA, the server's, one per client id) without openssl.
+
 Signals: SIGINT or SIGTERM stops the server cleanly: no new connections, replies to
 requests already received are sent, queued rows made durable, active sessions
-discarded. SIGHUP checks the report's path at once and keeps serving.
+discarded. SIGHUP checks the report's path at once and keeps serving; with TLS it
+also reads the certificate, key and client CA files again for new connections (open
+ones keep theirs; a file that no longer loads is logged and the old ones kept).
 
 Several servers can share one PostgreSQL store (--store URL): a client id is then
 active on at most one connection of all of them, and their report is one table;
@@ -45,7 +55,8 @@ store fails stop (exit 5), as on a failed disk.
 Exit codes:
   0  clean shutdown (SIGINT or SIGTERM)
   1  wrong number of arguments, or an unknown option
-  2  an invalid argument: a port out of range or in use, a bad address, a bad value
+  2  an invalid argument: a port out of range or in use, a bad address, a bad value,
+     a TLS certificate, key or CA file that cannot be used
   5  the report or the store cannot be used, at start or later (wrong header, locked,
      unwritable, disk full, store unreachable or lost)
 
@@ -102,6 +113,19 @@ struct Args {
     /// Serve Prometheus metrics at http://ADDR/metrics (for example 127.0.0.1:9100; port 0: any free port)
     #[arg(long, value_name = "ADDR", value_parser = parse_socket_address)]
     metrics: Option<SocketAddr>,
+
+    /// Serve TLS only, with this certificate chain (PEM, the server's certificate first)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+
+    /// Require client certificates from this CA (PEM); a START must use the id its
+    /// certificate names
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_client_ca: Option<PathBuf>,
 
     /// Keep client ids and the report in this PostgreSQL store, shared with other servers
     /// (a libpq-style URL or key=value string; the password from PGPASSWORD or
@@ -241,6 +265,11 @@ fn run(args: Args, mut logging: minmax_bins::logging::Logging) -> Exit {
             shared_ids: store.is_some(),
         },
         output_budget: args.output_budget,
+        tls: match (args.tls_cert, args.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key, client_ca: args.tls_client_ca }),
+            // clap requires both or neither.
+            _ => None,
+        },
         store,
     };
     let mut event_loop = match EventLoop::bind(&settings, metrics.clone()) {
@@ -248,7 +277,7 @@ fn run(args: Args, mut logging: minmax_bins::logging::Logging) -> Exit {
         Err(error) => {
             error!("{error}");
             return match error {
-                StartError::Bind { .. } => Exit::InvalidArgument,
+                StartError::Bind { .. } | StartError::Tls(_) => Exit::InvalidArgument,
                 StartError::Report(_) | StartError::Store(_) | StartError::System(_) => Exit::Unavailable,
             };
         }
