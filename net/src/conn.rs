@@ -158,10 +158,10 @@ impl Conn {
     }
 
     /// The report or the store failed: drops every held reply. Returns the op of the
-    /// first that waited for a write (a STOP's row, a QUIT's release), so that core
-    /// says what to answer instead.
-    pub(crate) fn drop_held(&mut self) -> Option<minmax_core::Op> {
-        let waited = self.held.iter().find(|held| held.row.is_some()).map(|held| reply_op(&held.response));
+    /// first that waited for a write (a STOP's row, a QUIT's release) and that
+    /// write's sequence number, so that core says what to answer instead.
+    pub(crate) fn drop_held(&mut self) -> Option<(minmax_core::Op, u64)> {
+        let waited = self.held.iter().find_map(|held| held.row.map(|seq| (reply_op(&held.response), seq)));
         self.held.clear();
         self.next_waits_for = None;
         waited

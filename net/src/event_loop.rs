@@ -804,6 +804,10 @@ impl EventLoop {
             "{failure}; failing stop: waiting requests are answered {}, every connection is closed",
             ErrorCode::ServerError
         );
+        let undecided = match &failure {
+            RunError::Store(failure) => failure.undecided,
+            RunError::Report(_) | RunError::System(_) => None,
+        };
         // Rows made durable before the failure keep their successful replies.
         self.io.release_durable();
         self.io.stop_accepting();
@@ -818,8 +822,14 @@ impl EventLoop {
             self.io.budget.used -= before - conn.pending_output();
             let id = conn.id;
             conn.closing = true;
-            if let Some(op) = waited {
-                self.io.carry_out(now, self.machine.handle_write_failed(id, op));
+            if let Some((op, seq)) = waited {
+                let effects = if undecided.is_some_and(|up_to| seq <= up_to) {
+                    // The store may have committed it: neither success nor failure is true.
+                    self.machine.handle_write_undecided(id)
+                } else {
+                    self.machine.handle_write_failed(id, op)
+                };
+                self.io.carry_out(now, effects);
             } else if !self.machine.wants_input(id) {
                 // A START whose claim the lost store will never answer.
                 self.io.carry_out(now, self.machine.handle_claimed(now, id, Claim::Failed));

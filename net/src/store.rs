@@ -209,17 +209,36 @@ pub fn export(config: &postgres::Config, out: &mut impl Write) -> Result<u64, St
 
 /// Why the store failed while the server ran: the server fails stop (§10, exit 5).
 #[derive(Debug)]
-pub struct StoreFailure(pub StoreError);
+pub struct StoreFailure {
+    /// What failed.
+    pub error: StoreError,
+    /// When the connection broke during a commit, whether that commit happened is
+    /// unknown: the sequence numbers up to this one (past those already durable)
+    /// are undecided, and their replies must not say either way.
+    pub undecided: Option<u64>,
+}
 
 impl std::fmt::Display for StoreFailure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}; no row of this batch was committed, and the store frees this server's ids", self.0)
+        match self.undecided {
+            None => write!(
+                f,
+                "{}; nothing unconfirmed was committed, and the store frees this server's ids",
+                self.error
+            ),
+            Some(_) => write!(
+                f,
+                "{}; the last commit may or may not have happened: its clients get no answer, and the store frees \
+                 this server's ids",
+                self.error
+            ),
+        }
     }
 }
 
 impl std::error::Error for StoreFailure {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&self.0)
+        Some(&self.error)
     }
 }
 
@@ -358,7 +377,7 @@ impl Store {
             && thread.join().is_err()
         {
             let panicked = io::Error::other("the store's thread panicked");
-            return Err(StoreFailure(StoreError::Io(panicked)));
+            return Err(StoreFailure { error: StoreError::Io(panicked), undecided: None });
         }
         lock(&self.shared.failure).take().map_or(Ok(()), Err)
     }
@@ -384,7 +403,7 @@ fn store_loop(mut client: postgres::Client, shared: &Shared) {
                     // Checked without the lock: the loop must never wait on the network.
                     drop(queue);
                     if let Err(error) = client.is_valid(LIVENESS_CHECK) {
-                        return fail(shared, database("keep the session with")(error));
+                        return fail(shared, database("keep the session with")(error), None);
                     }
                     queue = lock(&shared.queue);
                 }
@@ -407,19 +426,22 @@ fn store_loop(mut client: postgres::Client, shared: &Shared) {
         if work.is_empty() && closing {
             return;
         }
-        if let Err(error) = run_batch(&mut client, &mut work, shared, &mut last_commit) {
-            return fail(shared, error);
+        if let Err((error, undecided)) = run_batch(&mut client, &mut work, shared, &mut last_commit) {
+            return fail(shared, error, undecided);
         }
     }
 }
 
 /// Answers the batch's claims, commits its rows, releases its ids, and publishes.
+/// On failure, the error and, when the connection broke during the commit, the last
+/// sequence number whose fate is unknown.
 fn run_batch(
     client: &mut postgres::Client,
     work: &mut Work,
     shared: &Shared,
     last_commit: &mut Option<Instant>,
-) -> Result<(), StoreError> {
+) -> Result<(), (StoreError, Option<u64>)> {
+    let decided = |action| move |error| (database(action)(error), None);
     if !work.claims.is_empty() {
         let ids: Vec<&str> = work.claims.iter().map(|(_, id)| &**id).collect();
         let rows = client
@@ -428,10 +450,10 @@ fn run_batch(
                  FROM unnest($1::text[]) WITH ORDINALITY AS claims(id, n) ORDER BY n",
                 &[&ids],
             )
-            .map_err(database("claim client ids in"))?;
+            .map_err(decided("claim client ids in"))?;
         let mut answers = lock(&shared.answers);
         for ((conn, _), row) in work.claims.drain(..).zip(&rows) {
-            let granted: bool = row.try_get(0).map_err(database("claim client ids in"))?;
+            let granted: bool = row.try_get(0).map_err(decided("claim client ids in"))?;
             shared.metrics.count_claim(granted);
             answers.push((conn, if granted { Claim::Granted } else { Claim::Taken }));
         }
@@ -450,7 +472,7 @@ fn run_batch(
             work.rows.iter().map(|row| i64::try_from(row.count).unwrap_or(i64::MAX)).collect();
         let mins: Vec<String> = work.rows.iter().map(|row| row.min.to_string()).collect();
         let maxs: Vec<String> = work.rows.iter().map(|row| row.max.to_string()).collect();
-        let mut transaction = client.transaction().map_err(database("commit rows to"))?;
+        let mut transaction = client.transaction().map_err(decided("commit rows to"))?;
         transaction
             .execute(
                 "INSERT INTO minmax_report (client_id, count, min, max) \
@@ -460,11 +482,13 @@ fn run_batch(
                  ORDER BY position",
                 &[&ids, &counts, &mins, &maxs],
             )
-            .map_err(database("commit rows to"))?;
-        transaction.commit().map_err(database("commit rows to"))?;
+            .map_err(decided("commit rows to"))?;
+        // A COMMIT sent on a connection that then breaks may have happened or not.
+        transaction.commit().map_err(|error| (database("commit rows to")(error), Some(work.last_seq)))?;
         shared.metrics.count_commit(work.rows.len() as u64, started.elapsed());
         unlock.extend(ids);
     }
+    let committed = !work.rows.is_empty();
     // Session locks are not transactional: they are released once the rows are
     // committed, so that no other server can START an id whose row is not yet in.
     client
@@ -472,7 +496,15 @@ fn run_batch(
             "SELECT pg_advisory_unlock(hashtextextended(id, 0)) FROM unnest($1::text[]) AS ids(id)",
             &[&unlock],
         )
-        .map_err(database("release client ids in"))?;
+        .map_err(|error| {
+            if committed {
+                // The rows are in the report whatever happens next: their STOPs
+                // succeeded. The session the release needed is gone, and the store
+                // frees its ids with it.
+                shared.durable.store(work.last_seq, Ordering::Release);
+            }
+            (database("release client ids in")(error), None)
+        })?;
     work.rows.clear();
     work.releases.clear();
     shared.durable.store(work.last_seq, Ordering::Release);
@@ -480,8 +512,8 @@ fn run_batch(
     Ok(())
 }
 
-fn fail(shared: &Shared, error: StoreError) {
-    *lock(&shared.failure) = Some(StoreFailure(error));
+fn fail(shared: &Shared, error: StoreError, undecided: Option<u64>) {
+    *lock(&shared.failure) = Some(StoreFailure { error, undecided });
     let _ = shared.poller.notify();
 }
 

@@ -324,6 +324,16 @@ impl Server {
         self.take_effects()
     }
 
+    /// The write that the reply of `conn` waited for may or may not have been done:
+    /// the store's connection broke while a commit was under way (§10), so its rows
+    /// may be in the report or not. Nothing true can be said of that request, so no
+    /// reply is sent: the connection closes (the client sees it break), and the
+    /// server fails stop.
+    pub fn handle_write_undecided(&mut self, id: ConnId) -> Effects<'_> {
+        self.close(id, CloseReason::ReportFailed);
+        self.take_effects()
+    }
+
     /// The server is shutting down: every session is discarded and every connection
     /// forgotten (the caller closes them).
     pub fn handle_shutdown(&mut self) -> Effects<'_> {

@@ -364,3 +364,12 @@ fn with_a_store_a_failed_claim_is_a_server_error() {
         ]
     );
 }
+
+#[test]
+fn a_write_of_unknown_outcome_is_not_answered_at_all() {
+    let now = Timestamp::ZERO;
+    let mut server = shared();
+    let conn = connect(&mut server, now);
+    let effects: Vec<Effect> = server.handle_write_undecided(conn).collect();
+    assert_eq!(effects, vec![Effect::Close { conn, reason: CloseReason::ReportFailed }]);
+}
