@@ -6,11 +6,12 @@
 
 use std::process::Command;
 
-const PROGRAMS: [(&str, &str, &str); 4] = [
+const PROGRAMS: [(&str, &str, &str); 5] = [
     ("minmax-server", env!("CARGO_BIN_EXE_minmax-server"), "frame-timeout"),
     ("minmax-client", env!("CARGO_BIN_EXE_minmax-client"), "encrypt"),
     ("minmax-bench", env!("CARGO_BIN_EXE_minmax-bench"), "pipeline"),
     ("minmax-conform", env!("CARGO_BIN_EXE_minmax-conform"), "grade"),
+    ("minmax-certs", env!("CARGO_BIN_EXE_minmax-certs"), "days"),
 ];
 
 fn generate(binary: &str, what: &str) -> (Option<i32>, String) {

@@ -34,9 +34,9 @@ Existing files are not overwritten unless --force is given.
 Exit codes: 0 done; 1 wrong arguments; 2 an invalid value (a bad id, name or
 address); 5 a file cannot be read or written.";
 
-/// Makes the certificates minmax's TLS needs, without openssl.
+/// minmax-certs: the certificates minmax's TLS needs, made without openssl.
 #[derive(Parser)]
-#[command(name = "minmax-certs", version, about, after_help = AFTER_HELP)]
+#[command(name = "minmax-certs", version, after_help = AFTER_HELP)]
 struct Args {
     #[command(subcommand)]
     command: Command,

@@ -31,7 +31,7 @@ Exit codes:
 
 /// minmax-conform: a conformance battery and grader for the minmax protocol.
 #[derive(Parser, Debug)]
-#[command(name = "minmax-conform", version, about, long_about = None, after_help = AFTER_HELP)]
+#[command(name = "minmax-conform", version, long_about = None, after_help = AFTER_HELP)]
 pub struct Args {
     /// What to do.
     #[command(subcommand)]
