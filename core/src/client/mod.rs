@@ -19,11 +19,13 @@
 //!    itself an event ([`ClientEvent::ConnectionLost`], [`ClientEvent::OutputFailed`]).
 //! 6. **Exit** once [`Client::exit_status`] says with which status.
 
+mod connect;
 mod input;
 mod output;
 #[cfg(test)]
 mod tests;
 
+pub use connect::ConnectFailure;
 pub use input::MAX_TOKEN_CHARS;
 pub use output::{HELP, PROMPT, failure_json};
 
@@ -94,17 +96,6 @@ pub enum ClientEvent<'a> {
     ConnectionLost(&'a str),
     /// Writing to standard output failed; the text says how.
     OutputFailed(&'a str),
-}
-
-/// Why no connection could be made; each text is the system's own words.
-#[derive(Debug, Clone, Copy)]
-pub enum ConnectFailure<'a> {
-    /// The name does not exist (`EAI_NONAME`): an invalid argument.
-    NoSuchHost(&'a str),
-    /// The name service failed for now (`EAI_AGAIN`, no name server reachable).
-    NameServiceFailed(&'a str),
-    /// Every address of the server refused or failed; the text lists them.
-    Unreachable(&'a str),
 }
 
 /// Something the driver must do, in order.
@@ -252,30 +243,13 @@ impl Client {
         if self.deadline.is_none_or(|deadline| now < deadline) {
             return actions;
         }
-        let seconds = |limit: Duration| limit.as_secs();
         match self.state {
-            State::Resolving => {
-                let message = format!(
-                    "the name service did not resolve host {:?} within {} s: a temporary failure; \
-                     try again later, or give the server's IP address",
-                    self.config.host,
-                    seconds(CONNECT_TIMEOUT)
-                );
-                self.fail(&mut actions, Exit::Unavailable, message);
-            }
-            State::Connecting => {
-                let message = format!(
-                    "cannot reach the server at {}: no answer within {} s (is minmax-server running there?)",
-                    self.target(),
-                    seconds(CONNECT_TIMEOUT)
-                );
-                self.fail(&mut actions, Exit::Unavailable, message);
-            }
+            State::Resolving | State::Connecting => self.connect_timed_out(&mut actions),
             State::AwaitStart | State::AwaitNumber | State::AwaitStop | State::AwaitQuit { .. } => {
                 let op = self.request_in_flight().unwrap_or(Op::Quit);
                 let message = format!(
                     "the server did not answer {op} within {} s: expected a reply to every request",
-                    seconds(REPLY_TIMEOUT)
+                    REPLY_TIMEOUT.as_secs()
                 );
                 self.fail(&mut actions, Exit::Unavailable, message);
             }
@@ -368,42 +342,6 @@ impl Client {
             State::AwaitQuit { .. } => Some(Op::Quit),
             _ => None,
         }
-    }
-
-    /// `host:port`, an IPv6 address in brackets.
-    fn target(&self) -> String {
-        let host = &self.config.host;
-        if host.contains(':') && !host.starts_with('[') {
-            format!("[{host}]:{}", self.config.port)
-        } else {
-            format!("{host}:{}", self.config.port)
-        }
-    }
-
-    fn connect_failed(&mut self, actions: &mut Vec<ClientAction>, failure: ConnectFailure<'_>) {
-        let host = &self.config.host;
-        let (exit, message) = match failure {
-            ConnectFailure::NoSuchHost(how) => (
-                Exit::InvalidArgument,
-                format!(
-                    "host {host:?} does not exist ({how}): expected a DNS name or IP address of the server"
-                ),
-            ),
-            ConnectFailure::NameServiceFailed(how) => (
-                Exit::Unavailable,
-                format!(
-                    "cannot resolve host {host:?} now ({how}): a temporary failure of the name service; try again later"
-                ),
-            ),
-            ConnectFailure::Unreachable(how) => (
-                Exit::Unavailable,
-                format!(
-                    "cannot reach the server at {}: {how} (is minmax-server running there?)",
-                    self.target()
-                ),
-            ),
-        };
-        self.fail(actions, exit, message);
     }
 
     /// Writes a message to standard error, on a line of its own.
