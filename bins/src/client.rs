@@ -57,6 +57,7 @@ pub fn run(options: &Options) -> Exit {
         json: options.json,
         quiet: options.quiet,
         width: terminal_width(),
+        tls: None,
     };
     let (session, inbox) = match ClientLoop::new(config) {
         Ok(started) => started,
