@@ -59,7 +59,7 @@ pub fn run(options: &Options) -> Exit {
         width: terminal_width(),
         tls: None,
     };
-    let (session, inbox) = match ClientLoop::new(config) {
+    let (session, inbox) = match ClientLoop::new(config, None) {
         Ok(started) => started,
         Err(error) => return fail(options, &format!("cannot start the client: {error}"), Exit::Unavailable),
     };
