@@ -45,10 +45,10 @@ Output (standard output; messages go to standard error):
                then count, numbers (not with --quiet), min and max when stopped;
                message (and reason, op, error where they apply) otherwise; when
                TLS failed, tls_error says why in a short phrase: certificate
-               expired, certificate not valid yet, unknown issuer, name mismatch,
-               not a server certificate, bad certificate, client certificate
-               required, client certificate refused, handshake refused, not TLS,
-               no TLS handshake, TLS alert or TLS failed
+               expired, certificate not valid yet, unknown issuer, bad signature,
+               name mismatch, not a server certificate, bad certificate, client
+               certificate required, client certificate refused, handshake
+               refused, not TLS, no TLS handshake, TLS alert or TLS failed
 
 Exit codes:
   0  the session stopped and the result was printed

@@ -106,6 +106,9 @@ pub enum TlsFailure<'a> {
     NotYetValid(&'a str),
     /// The server's certificate does not chain to a CA the client trusts.
     UnknownIssuer,
+    /// The server's certificate names a trusted CA as its issuer, but that CA's key did
+    /// not sign it: another CA of the same name, or a forged certificate.
+    BadSignature,
     /// The server's certificate is not for the host connected to; the text lists the
     /// names and addresses it is for (may be empty).
     NameMismatch(&'a str),
@@ -196,6 +199,18 @@ impl Client {
                         .to_string(),
                 };
                 ("unknown issuer", format!("{not_verified}: unknown issuer: {advice}"))
+            }
+            TlsFailure::BadSignature => {
+                let trusted = match &settings.ca_file {
+                    Some(file) => format!("the CA in {file}"),
+                    None => "a CA this system trusts".to_string(),
+                };
+                let reason = format!(
+                    "{not_verified}: bad signature: it names {trusted} as its issuer, but that CA did not \
+                     sign it (another CA with the same name, such as a second minmax-certs ca? give the \
+                     one that issued the server's certificate)"
+                );
+                ("bad signature", reason)
             }
             TlsFailure::NameMismatch(names) => {
                 let names = if names.is_empty() { "no host name or address" } else { names };
@@ -382,6 +397,13 @@ mod tests {
                 "{prefix}name mismatch: it is for example.org, 192.0.2.1, not for localhost (connect by one \
                  of its names, or give the server a certificate for localhost)"
             )
+        );
+        let warning = failed(tls_config(Some("ca.pem"), None, false), TlsFailure::BadSignature);
+        assert!(
+            warning.starts_with(&format!(
+                "{prefix}bad signature: it names the CA in ca.pem as its issuer, but that CA did not sign it"
+            )),
+            "{warning}"
         );
         let warning = failed(tls_config(None, None, false), TlsFailure::NotYetValid(""));
         assert!(warning.ends_with("it is not valid yet; is this machine's clock right?"), "{warning}");

@@ -199,6 +199,7 @@ pub(crate) fn failure<'a>(error: &rustls::Error, text: &'a mut String) -> TlsFai
                 TlsFailure::NotYetValid(text)
             }
             CertificateError::UnknownIssuer => TlsFailure::UnknownIssuer,
+            CertificateError::BadSignature => TlsFailure::BadSignature,
             CertificateError::NotValidForName => TlsFailure::NameMismatch(""),
             CertificateError::NotValidForNameContext { presented, .. } => {
                 *text =
@@ -209,7 +210,7 @@ pub(crate) fn failure<'a>(error: &rustls::Error, text: &'a mut String) -> TlsFai
                 TlsFailure::NotForServers
             }
             other => {
-                *text = other.to_string();
+                *text = certificate_words(other);
                 TlsFailure::BadCertificate(text)
             }
         },
@@ -226,6 +227,23 @@ pub(crate) fn failure<'a>(error: &rustls::Error, text: &'a mut String) -> TlsFai
             *text = other.to_string();
             TlsFailure::Failed(text)
         }
+    }
+}
+
+/// What a certificate error that has no failure of its own means, in words (rustls's
+/// own text for some is the variant's name).
+fn certificate_words(error: &CertificateError) -> String {
+    match error {
+        CertificateError::BadEncoding => "it is not a well-formed certificate".into(),
+        CertificateError::Revoked => "it was revoked".into(),
+        CertificateError::UnhandledCriticalExtension => {
+            "it has a critical extension the client does not know".into()
+        }
+        CertificateError::UnsupportedSignatureAlgorithmContext { .. }
+        | CertificateError::UnsupportedSignatureAlgorithmForPublicKeyContext { .. } => {
+            "it is signed with an algorithm the client does not support".into()
+        }
+        other => other.to_string(),
     }
 }
 
