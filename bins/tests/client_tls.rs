@@ -188,6 +188,16 @@ fn without_tls_ca_the_system_trust_store_decides() {
         "{}",
         done.stderr
     );
+    // A trust store with nothing in it: nothing to verify with, whatever the server.
+    std::fs::write(pki.path("empty.pem"), "").unwrap();
+    let done = run_with(&args("carla"), "1\n", &[("SSL_CERT_FILE", &pki.path("empty.pem"))]);
+    assert_eq!(done.code, Some(5), "{}", done.stderr);
+    assert!(
+        message(&done).starts_with("no trusted root certificate found on this system"),
+        "{}",
+        done.stderr
+    );
+    assert!(message(&done).contains("give the server's CA with --tls-ca FILE"), "{}", done.stderr);
 }
 
 #[test]
