@@ -10,6 +10,7 @@ assignment's limits on purpose: `select` (which stops at descriptor 1024), every
 kept in memory, no fsync.
 
     python3 ref_server.py PORT [--report PATH] [--legacy] [--fault NAME]
+                          [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE] [--tls-max 1.2]]
 
 PORT 0 picks a free port; the chosen one is printed on stderr as "listening on
 127.0.0.1:PORT". A wrong number of arguments is exit code 1, an invalid port exit code 2
@@ -18,6 +19,14 @@ PORT 0 picks a free port; the chosen one is printed on stderr as "listening on
 
 --fault NAME makes it wrong in one way that students' servers are (see FAULTS): the
 interop suite checks that minmax-conform catches each one with the case named for it.
+
+--tls-cert and --tls-key make it a TLS server with Python's ssl module, as a student's
+server would be one (docs/PROTOCOL.md section 8): each accepted socket is wrapped, its
+handshake done at once (a failed one is printed on stderr as "TLS handshake failed: ..."
+and the connection closed). --tls-client-ca requires client certificates of that CA and
+answers a START whose client_id is not the certificate's identity (its URI SAN
+minmax:client/ID, else its subject CN) with "Cliente n\u00e3o autorizado". --tls-max 1.2
+keeps it to TLS 1.2.
 """
 
 import base64
@@ -26,6 +35,7 @@ import json
 import os
 import select
 import socket
+import ssl
 import sys
 
 from minmax_ref import decrypt_intvalue, encrypt_intvalue, exact_recv
@@ -61,6 +71,9 @@ report_path = "report.csv"
 legacy = False
 fault = None
 buffered_report = None
+tls_options = {}
+# A TLS client's identity, by its socket (with --tls-client-ca).
+identity_of = {}
 
 
 def dumps(msg):
@@ -139,7 +152,9 @@ def new_msg(client_sock):
     op = request.get("op")
     client_id = find_client_id(client_sock)
     if op == "START":
-        if request.get("client_id") in users and fault != "duplicate-ids":
+        if client_sock in identity_of and request.get("client_id") != identity_of[client_sock]:
+            reply = error(op, "Cliente n\u00e3o autorizado")
+        elif request.get("client_id") in users and fault != "duplicate-ids":
             message = "Cliente j\u00e1 existe" if fault == "wrong-error-string" else "Cliente existente"
             reply = error(op, message)
         else:
@@ -204,12 +219,67 @@ def clean_client(client_sock):
     if client_id is not None and fault != "id-kept-on-disconnect":
         del users[client_id]
     numbers_of.pop(client_sock, None)
+    identity_of.pop(client_sock, None)
 
 
 def usage(code, message):
     print("ref_server.py: %s\nusage: python3 ref_server.py PORT [--report PATH] [--legacy] [--fault NAME]"
+          " [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE] [--tls-max 1.2]]"
           % message, file=sys.stderr)
     sys.exit(code)
+
+
+TLS_OPTIONS = ("--tls-cert", "--tls-key", "--tls-client-ca", "--tls-max")
+
+
+def tls_context():
+    """The server's ssl context, or None without --tls-cert."""
+    if not tls_options:
+        return None
+    if "--tls-cert" not in tls_options or "--tls-key" not in tls_options:
+        usage(1, "--tls-cert and --tls-key go together")
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    maximum = tls_options.get("--tls-max", "1.3")
+    if maximum not in ("1.2", "1.3"):
+        usage(2, "invalid --tls-max %r: expected 1.2 or 1.3" % maximum)
+    if maximum == "1.2":
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        ctx.load_cert_chain(tls_options["--tls-cert"], tls_options["--tls-key"])
+        if "--tls-client-ca" in tls_options:
+            ctx.load_verify_locations(tls_options["--tls-client-ca"])
+            ctx.verify_mode = ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as problem:
+        usage(2, "cannot use the TLS files: %s" % problem)
+    return ctx
+
+
+def certificate_identity(cert):
+    """The client id a verified certificate names: its URI SAN minmax:client/ID, else its CN."""
+    for kind, value in cert.get("subjectAltName", ()):
+        if kind == "URI" and value.startswith("minmax:client/") and len(value) > len("minmax:client/"):
+            return value[len("minmax:client/"):]
+    for rdn in cert.get("subject", ()):
+        for key, value in rdn:
+            if key == "commonName":
+                return value
+    return None
+
+
+def accept_tls(ctx, new_client):
+    """The accepted socket wrapped, its handshake done; None if it failed (printed)."""
+    new_client.settimeout(10)
+    try:
+        wrapped = ctx.wrap_socket(new_client, server_side=True)
+    except (OSError, ValueError) as problem:
+        print("TLS handshake failed: %s" % problem, file=sys.stderr, flush=True)
+        new_client.close()
+        return None
+    wrapped.settimeout(None)
+    if ctx.verify_mode == ssl.CERT_REQUIRED:
+        identity_of[wrapped] = certificate_identity(wrapped.getpeercert() or {})
+    return wrapped
 
 
 def parse_args(argv):
@@ -218,11 +288,13 @@ def parse_args(argv):
     i = 0
     while i < len(argv):
         word = argv[i]
-        if word in ("--report", "--fault"):
+        if word in ("--report", "--fault") + TLS_OPTIONS:
             if i + 1 == len(argv):
                 usage(1, "%s needs a value" % word)
             if word == "--report":
                 report_path = argv[i + 1]
+            elif word in TLS_OPTIONS:
+                tls_options[word] = argv[i + 1]
             else:
                 fault = argv[i + 1]
                 if fault not in FAULTS:
@@ -249,6 +321,7 @@ def parse_args(argv):
 
 def main():
     port = parse_args(sys.argv[1:])
+    ctx = tls_context()
     create_file(report_path)
 
     server_socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -272,10 +345,18 @@ def main():
             if client_sock is server_socket:
                 new_client, _ = server_socket.accept()
                 new_client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if ctx is not None:
+                    new_client = accept_tls(ctx, new_client)
+                    if new_client is None:
+                        continue
                 clients.append(new_client)
                 continue
             try:
                 alive = new_msg(client_sock)
+                # Frames ssl has already decrypted wait in the socket object, where
+                # select cannot see them.
+                while alive and isinstance(client_sock, ssl.SSLSocket) and client_sock.pending():
+                    alive = new_msg(client_sock)
             except caught:
                 alive = False
             if not alive:

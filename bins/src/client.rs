@@ -6,8 +6,8 @@
 //! Nothing here decides a rule of the protocol: the session, its limits, its output
 //! and its exit status are `minmax_core::Client`'s; the network is the loop's.
 
-use minmax_core::{ClientConfig, Exit, client};
-use minmax_net::client::{ClientLoop, Console, Inbox, Input};
+use minmax_core::{ClientConfig, Exit, TlsSettings, client};
+use minmax_net::client::{ClientLoop, ClientTls, Console, Inbox, Input};
 use std::io::{IsTerminal, Read, Write};
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,17 @@ pub struct Options {
     pub json: bool,
     /// Print only the count, min and max.
     pub quiet: bool,
+    /// Speak TLS (`--tls`).
+    pub tls: Option<Tls>,
+}
+
+/// TLS for the session (`--tls`, PROTOCOL §8).
+#[derive(Debug, Clone)]
+pub struct Tls {
+    /// What each connection's TLS starts from (files read, host checked).
+    pub client: ClientTls,
+    /// The files as given, for the client's messages.
+    pub settings: TlsSettings,
 }
 
 /// Runs one session; returns the exit status.
@@ -57,8 +68,9 @@ pub fn run(options: &Options) -> Exit {
         json: options.json,
         quiet: options.quiet,
         width: terminal_width(),
+        tls: options.tls.as_ref().map(|tls| tls.settings.clone()),
     };
-    let (session, inbox) = match ClientLoop::new(config) {
+    let (session, inbox) = match ClientLoop::new(config, options.tls.as_ref().map(|tls| tls.client.clone())) {
         Ok(started) => started,
         Err(error) => return fail(options, &format!("cannot start the client: {error}"), Exit::Unavailable),
     };

@@ -59,7 +59,7 @@ mod session;
 pub mod time;
 
 pub use cipher::Cipher;
-pub use client::{Client, ClientAction, ClientConfig, ClientEvent, ConnectFailure};
+pub use client::{Client, ClientAction, ClientConfig, ClientEvent, ConnectFailure, TlsFailure, TlsSettings};
 pub use codec::{Decoded, Decoder};
 pub use effect::{CloseReason, ConnId, Effect, Effects, EndedSession, SessionEnd};
 pub use exit::Exit;

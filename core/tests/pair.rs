@@ -66,6 +66,7 @@ fn run_pair(
             json: false,
             quiet: false,
             width: 80,
+            tls: None,
         },
         now,
     );

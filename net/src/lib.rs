@@ -11,7 +11,7 @@
 //! its group-commit writer; [`metrics`] the Prometheus endpoint; [`rate_limit`] log
 //! lines of lasting conditions; [`registered`] the one `unsafe` block, a source
 //! registered with a poller; [`store`] ids and the report in PostgreSQL for several
-//! servers; [`client`] the client's transport loop; [`nonblocking`] loops over
+//! servers; [`client`] the client's transport loop, plain or TLS; [`nonblocking`] loops over
 //! nonblocking sockets; [`tls`] the TLS files and the client identity.
 #![warn(missing_docs)]
 

@@ -3,8 +3,10 @@
 
 use clap::Parser;
 use minmax_bins::cli;
-use minmax_bins::client::{Options, report_failure};
-use minmax_core::Exit;
+use minmax_bins::client::{Options, Tls, report_failure};
+use minmax_core::{Exit, TlsSettings};
+use minmax_net::client::{ClientTls, ClientTlsError, ClientTlsFiles};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 const ABOUT: &str = "The minmax client: sends the integers read from standard input to a minmax server \
@@ -26,28 +28,50 @@ With --encrypt each number travels AES-encrypted under a fresh random key (the
 assignment's scheme: it only hides numbers from a casual reader of the traffic), and
 must lie between -999999999999999 and 9999999999999999.
 
+With --tls the client speaks TLS 1.3 or 1.2 (to a server run with --tls-cert and
+--tls-key) and verifies the server's certificate: it must be signed by the CA in
+--tls-ca FILE (for certificates made by minmax-certs: certs/ca.pem), or without
+--tls-ca by a CA the system trusts, and it must name HOST (a DNS name, or an IP
+address among its addresses). A server run with --tls-client-ca wants the client's
+own certificate too: --tls-cert FILE --tls-key FILE (minmax-certs writes
+certs/clients/ID.pem and certs/clients/ID-key.pem), and it accepts only the
+CLIENT_ID that certificate names. --encrypt works inside TLS as well.
+
 Output (standard output; messages go to standard error):
   default      every number sent, then the min and max received
   --quiet      only count, min and max, one per line
   --json       one JSON object on one line for every outcome, with the keys
                client_id, outcome (stopped, quit, refused or error), exit_code,
                then count, numbers (not with --quiet), min and max when stopped;
-               message (and reason, op, error where they apply) otherwise
+               message (and reason, op, error where they apply) otherwise; when
+               TLS failed, tls_error says why in a short phrase: certificate
+               expired, certificate not valid yet, unknown issuer, bad signature,
+               name mismatch, not a server certificate, bad certificate, client
+               certificate required, client certificate refused, handshake
+               refused, not TLS, no TLS handshake, TLS alert or TLS failed
 
 Exit codes:
   0  the session stopped and the result was printed
-  1  wrong number of arguments, or an unknown option
-  2  an invalid argument (client id, port, or a host that does not exist), or an
+  1  wrong number of arguments, or an unknown option (--tls-ca, --tls-cert and
+     --tls-key without --tls, or --tls-cert and --tls-key without each other)
+  2  an invalid argument (client id, port, or a host that does not exist; a
+     --tls-ca, --tls-cert or --tls-key file that cannot be read or used), or an
      invalid item in piped input (QUIT is sent first)
   3  the server refused a request (its error is printed)
   4  the user quit (QUIT was sent; its outcome is printed)
   5  the server could not be reached within 5 s (a name service that does not
-     answer included), stopped answering (30 s), or the connection broke
+     answer, and with --tls the TLS handshake, included), stopped answering
+     (30 s), or the connection broke; with --tls also: the server's certificate
+     did not verify (expired, unknown issuer, name mismatch), the server refused
+     the client's certificate or wanted one, the server does not speak TLS, or
+     without --tls-ca this system has no trusted CA certificates
   6  the session stopped, but its result could not be written to standard output
      (a full disk, /dev/full); a message on standard error says so
 
-Example:
-  printf '5 -3 12\\n' | minmax-client anton 5000";
+Examples:
+  printf '5 -3 12\\n' | minmax-client anton 5000
+  printf '5 -3 12\\n' | minmax-client anton 5000 minmax.example.org --tls \\
+      --tls-ca ca.pem --tls-cert anton.pem --tls-key anton-key.pem";
 
 /// The command line of §7. Values are taken as text and checked in `main`, so that a
 /// wrong number of arguments (1) is reported before any bad value (2).
@@ -58,7 +82,8 @@ struct Args {
     client_id: String,
     /// The server's TCP port (1-65535)
     port: String,
-    /// The server: a DNS name or an IP address such as 192.168.1.5 or ::1
+    /// The server: a DNS name or an IP address such as 192.168.1.5 or ::1 (with --tls,
+    /// a name or address its certificate has)
     #[arg(default_value = "localhost")]
     host: String,
     /// Encrypt the numbers (AES-ECB with a fresh key, as the assignment describes)
@@ -70,6 +95,20 @@ struct Args {
     /// Print only the count, min and max, not every number sent
     #[arg(short, long, visible_alias = "summary")]
     quiet: bool,
+    /// Speak TLS 1.3 or 1.2 to the server, and verify its certificate against HOST
+    /// and --tls-ca (else the system's trusted CAs)
+    #[arg(long)]
+    tls: bool,
+    /// The CA certificate(s) (PEM) the server's certificate must be signed by, instead
+    /// of the system's trusted CAs
+    #[arg(long, value_name = "FILE", requires = "tls")]
+    tls_ca: Option<PathBuf>,
+    /// Present this client certificate (PEM, leaf first) to a server that requires one
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "tls_key"])]
+    tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1)
+    #[arg(long, value_name = "FILE", requires_all = ["tls", "tls_cert"])]
+    tls_key: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
@@ -91,6 +130,31 @@ fn run(args: Args) -> Exit {
     if let Err(error) = cli::check_host(&args.host) {
         return invalid(Some(&args.client_id), format!("invalid host: {error}"));
     }
+    let tls = if args.tls {
+        let files = ClientTlsFiles {
+            ca: args.tls_ca.clone(),
+            identity: args.tls_cert.clone().zip(args.tls_key.clone()),
+        };
+        match ClientTls::new(&files, &args.host) {
+            Ok(client) => {
+                let shown = |path: &Option<PathBuf>| path.as_ref().map(|path| path.display().to_string());
+                let settings = TlsSettings { ca_file: shown(&args.tls_ca), cert_file: shown(&args.tls_cert) };
+                Some(Tls { client, settings })
+            }
+            // Not an argument's fault: this machine has no CA store.
+            Err(error @ ClientTlsError::NoSystemRoots(_)) => {
+                return report_failure(
+                    Some(&args.client_id),
+                    args.json,
+                    &error.to_string(),
+                    Exit::Unavailable,
+                );
+            }
+            Err(error) => return invalid(Some(&args.client_id), error.to_string()),
+        }
+    } else {
+        None
+    };
     let options = Options {
         client_id: args.client_id.clone(),
         host: args.host.clone(),
@@ -98,6 +162,7 @@ fn run(args: Args) -> Exit {
         encrypt: args.encrypt,
         json: args.json,
         quiet: args.quiet,
+        tls,
     };
     minmax_bins::client::run(&options)
 }

@@ -10,7 +10,10 @@
 //!    ([`CONNECT_TIMEOUT`]) runs from here, name resolution included.
 //! 2. **Connect**: resolve [`ClientConfig::host`] and report [`ClientEvent::Resolved`],
 //!    then connect and report [`ClientEvent::Connected`] (or
-//!    [`ClientEvent::ConnectFailed`] with the reason).
+//!    [`ClientEvent::ConnectFailed`] with the reason). With TLS
+//!    ([`ClientConfig::tls`]), report [`ClientEvent::Handshaking`] once the TCP
+//!    connection is open and [`ClientEvent::Connected`] once the handshake is done
+//!    (or [`ClientEvent::TlsFailed`]): the handshake counts against the connect limit.
 //! 3. **Feed** what [`Client::wants`]: input in chunks of any size while it wants
 //!    [`Wants::Input`] (and not before: this is what bounds memory), reply frames as
 //!    they arrive, [`ClientEvent::Interrupt`] for Ctrl-C or SIGTERM at any time.
@@ -19,11 +22,13 @@
 //!    itself an event ([`ClientEvent::ConnectionLost`], [`ClientEvent::OutputFailed`]).
 //! 6. **Exit** once [`Client::exit_status`] says with which status.
 
+mod connect;
 mod input;
 mod output;
 #[cfg(test)]
 mod tests;
 
+pub use connect::{ConnectFailure, TlsFailure, TlsSettings};
 pub use input::MAX_TOKEN_CHARS;
 pub use output::{HELP, PROMPT, failure_json};
 
@@ -69,6 +74,9 @@ pub struct ClientConfig {
     pub quiet: bool,
     /// Columns to wrap the list of numbers to.
     pub width: usize,
+    /// The connection is TLS (`--tls`, PROTOCOL §8), verified as this says; `None`
+    /// for plain TCP.
+    pub tls: Option<TlsSettings>,
 }
 
 /// Something that happened to the client.
@@ -78,8 +86,13 @@ pub enum ClientEvent<'a> {
     Resolved,
     /// No connection could be made.
     ConnectFailed(ConnectFailure<'a>),
-    /// The connection to the server is open.
+    /// The TCP connection is open and the TLS handshake is under way (`--tls`).
+    Handshaking,
+    /// The connection to the server is open (with TLS, the handshake is done).
     Connected,
+    /// TLS failed: the handshake (the server's certificate did not verify, the
+    /// server refused the client's) or, later, a record.
+    TlsFailed(TlsFailure<'a>),
     /// A chunk of standard input: any number of bytes, lines or parts of a line.
     Input(&'a [u8]),
     /// The end of the input.
@@ -94,17 +107,6 @@ pub enum ClientEvent<'a> {
     ConnectionLost(&'a str),
     /// Writing to standard output failed; the text says how.
     OutputFailed(&'a str),
-}
-
-/// Why no connection could be made; each text is the system's own words.
-#[derive(Debug, Clone, Copy)]
-pub enum ConnectFailure<'a> {
-    /// The name does not exist (`EAI_NONAME`): an invalid argument.
-    NoSuchHost(&'a str),
-    /// The name service failed for now (`EAI_AGAIN`, no name server reachable).
-    NameServiceFailed(&'a str),
-    /// Every address of the server refused or failed; the text lists them.
-    Unreachable(&'a str),
 }
 
 /// Something the driver must do, in order.
@@ -144,6 +146,7 @@ pub enum Wants {
 enum State {
     Resolving,
     Connecting,
+    Handshaking,
     AwaitStart,
     Ready,
     AwaitNumber,
@@ -221,7 +224,7 @@ impl Client {
     /// What the client needs next.
     pub fn wants(&self) -> Wants {
         match self.state {
-            State::Resolving | State::Connecting => Wants::Connection,
+            State::Resolving | State::Connecting | State::Handshaking => Wants::Connection,
             State::Ready => Wants::Input,
             State::AwaitStart | State::AwaitNumber | State::AwaitStop | State::AwaitQuit { .. } => {
                 Wants::Reply
@@ -252,30 +255,13 @@ impl Client {
         if self.deadline.is_none_or(|deadline| now < deadline) {
             return actions;
         }
-        let seconds = |limit: Duration| limit.as_secs();
         match self.state {
-            State::Resolving => {
-                let message = format!(
-                    "the name service did not resolve host {:?} within {} s: a temporary failure; \
-                     try again later, or give the server's IP address",
-                    self.config.host,
-                    seconds(CONNECT_TIMEOUT)
-                );
-                self.fail(&mut actions, Exit::Unavailable, message);
-            }
-            State::Connecting => {
-                let message = format!(
-                    "cannot reach the server at {}: no answer within {} s (is minmax-server running there?)",
-                    self.target(),
-                    seconds(CONNECT_TIMEOUT)
-                );
-                self.fail(&mut actions, Exit::Unavailable, message);
-            }
+            State::Resolving | State::Connecting | State::Handshaking => self.connect_timed_out(&mut actions),
             State::AwaitStart | State::AwaitNumber | State::AwaitStop | State::AwaitQuit { .. } => {
                 let op = self.request_in_flight().unwrap_or(Op::Quit);
                 let message = format!(
                     "the server did not answer {op} within {} s: expected a reply to every request",
-                    seconds(REPLY_TIMEOUT)
+                    REPLY_TIMEOUT.as_secs()
                 );
                 self.fail(&mut actions, Exit::Unavailable, message);
             }
@@ -294,13 +280,16 @@ impl Client {
             (State::Resolving | State::Connecting, ClientEvent::ConnectFailed(failure)) => {
                 self.connect_failed(&mut actions, failure)
             }
-            (State::Connecting, ClientEvent::Connected) => {
+            (State::Connecting, ClientEvent::Handshaking) => self.state = State::Handshaking,
+            (_, ClientEvent::TlsFailed(failure)) => self.tls_failed(&mut actions, failure),
+            (State::Handshaking, ClientEvent::ConnectionLost(how)) => self.handshake_lost(&mut actions, how),
+            (State::Connecting | State::Handshaking, ClientEvent::Connected) => {
                 let mut frame = Vec::new();
                 let key = self.config.key.map(|key| cipher::key_to_base64(&key));
                 request::encode_start(&mut frame, &self.config.client_id, key.as_deref());
                 self.send(now, &mut actions, frame, State::AwaitStart);
             }
-            (State::Resolving | State::Connecting, ClientEvent::Interrupt) => {
+            (State::Resolving | State::Connecting | State::Handshaking, ClientEvent::Interrupt) => {
                 let reason = "interrupted before the session was opened";
                 self.quit_early(&mut actions, reason, "no session was opened");
             }
@@ -370,42 +359,6 @@ impl Client {
         }
     }
 
-    /// `host:port`, an IPv6 address in brackets.
-    fn target(&self) -> String {
-        let host = &self.config.host;
-        if host.contains(':') && !host.starts_with('[') {
-            format!("[{host}]:{}", self.config.port)
-        } else {
-            format!("{host}:{}", self.config.port)
-        }
-    }
-
-    fn connect_failed(&mut self, actions: &mut Vec<ClientAction>, failure: ConnectFailure<'_>) {
-        let host = &self.config.host;
-        let (exit, message) = match failure {
-            ConnectFailure::NoSuchHost(how) => (
-                Exit::InvalidArgument,
-                format!(
-                    "host {host:?} does not exist ({how}): expected a DNS name or IP address of the server"
-                ),
-            ),
-            ConnectFailure::NameServiceFailed(how) => (
-                Exit::Unavailable,
-                format!(
-                    "cannot resolve host {host:?} now ({how}): a temporary failure of the name service; try again later"
-                ),
-            ),
-            ConnectFailure::Unreachable(how) => (
-                Exit::Unavailable,
-                format!(
-                    "cannot reach the server at {}: {how} (is minmax-server running there?)",
-                    self.target()
-                ),
-            ),
-        };
-        self.fail(actions, exit, message);
-    }
-
     /// Writes a message to standard error, on a line of its own.
     fn warn(&mut self, actions: &mut Vec<ClientAction>, message: String) {
         self.end_prompt_line(actions);
@@ -427,9 +380,18 @@ impl Client {
     /// Ends the client with `exit`: the message goes to standard error, and with
     /// `--json` into the one object on standard output.
     fn fail(&mut self, actions: &mut Vec<ClientAction>, exit: Exit, message: String) {
+        self.fail_with(actions, exit, message, None);
+    }
+
+    /// [`Client::fail`], with the JSON object's `tls_error` when TLS is why.
+    fn fail_with(&mut self, actions: &mut Vec<ClientAction>, exit: Exit, message: String, tls: Option<&str>) {
         self.warn(actions, message.clone());
         if self.config.json {
-            let object = self.outcome("error", exit).string("message", &message).finish();
+            let mut object = self.outcome("error", exit).string("message", &message);
+            if let Some(tls_error) = tls {
+                object = object.string("tls_error", tls_error);
+            }
+            let object = object.finish();
             self.print(actions, object);
         }
         self.exit_with(exit);
@@ -630,7 +592,7 @@ impl Client {
             State::AwaitQuit { then } => {
                 self.finish_quit(actions, then, "the session was abandoned; nothing was recorded", true)
             }
-            State::Resolving | State::Connecting | State::Ready | State::Done => {}
+            State::Resolving | State::Connecting | State::Handshaking | State::Ready | State::Done => {}
         }
     }
 

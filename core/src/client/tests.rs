@@ -12,6 +12,7 @@ fn config(interactive: bool) -> ClientConfig {
         json: false,
         quiet: false,
         width: 80,
+        tls: None,
     }
 }
 

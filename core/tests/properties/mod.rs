@@ -463,6 +463,7 @@ pub fn client_replies(data: &[u8]) {
         json,
         quiet: input.arbitrary().unwrap_or(false),
         width: usize::from(input.arbitrary::<u8>().unwrap_or(80)),
+        tls: None,
     };
     let cipher = key.as_ref().map(Cipher::from_key_128);
     let mut now = Timestamp::ZERO;

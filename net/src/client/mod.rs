@@ -11,7 +11,8 @@
 //!    the next deadline: the client's own ([`Client::poll_timeout`]) or the current
 //!    connect attempt's;
 //! 3. **connect**: take the resolver's answer; finish, or give up on, a connect
-//!    attempt and start the next address's;
+//!    attempt and start the next address's; with TLS, the handshake follows (the
+//!    client hears `Handshaking`, then `Connected` once it is done);
 //! 4. **read** replies until the socket would block, and hand each frame in;
 //! 5. **time**: [`Client::handle_timeout`];
 //! 6. **carry out** each action in order: frames go into the output buffer and out
@@ -24,8 +25,10 @@
 
 mod connect;
 mod stream;
+mod tls;
 
-pub use stream::Stream;
+pub use stream::{Stream, tls_error};
+pub use tls::{ClientTls, ClientTlsError, ClientTlsFiles};
 
 use crate::registered::Registered;
 use connect::{Attempts, LookupFailure, Resolution};
@@ -119,17 +122,20 @@ impl Inbox {
 /// One client session over the network.
 pub struct ClientLoop {
     config: ClientConfig,
+    tls: Option<ClientTls>,
     shared: Arc<Shared>,
     input: Receiver<Input>,
 }
 
 impl ClientLoop {
-    /// A loop for the session `config` describes, and the inbox to feed it.
-    pub fn new(config: ClientConfig) -> io::Result<(ClientLoop, Inbox)> {
+    /// A loop for the session `config` describes, over TLS when `tls` is given (its
+    /// settings should be in `config.tls`, for the client's messages), and the inbox
+    /// to feed it.
+    pub fn new(config: ClientConfig, tls: Option<ClientTls>) -> io::Result<(ClientLoop, Inbox)> {
         let shared = Arc::new(Shared { poller: Arc::new(Poller::new()?), interrupts: AtomicUsize::new(0) });
         let (sender, input) = mpsc::sync_channel(INPUT_AHEAD);
         let inbox = Inbox { input: sender, shared: Arc::clone(&shared) };
-        Ok((ClientLoop { config, shared, input }, inbox))
+        Ok((ClientLoop { config, tls, shared, input }, inbox))
     }
 
     /// Runs the session to its end; returns the exit status the client chose.
@@ -142,6 +148,7 @@ impl ClientLoop {
             clock,
             shared: self.shared,
             input: self.input,
+            tls: self.tls,
             link: Link::Idle,
             events: Events::new(),
             buffer: vec![0; READ_CHUNK],
@@ -180,6 +187,14 @@ enum Link {
     Open(Connection),
 }
 
+/// How reading ended the connection.
+enum Ending {
+    /// Closed or broken; the text says how.
+    Lost(String),
+    /// TLS failed (the handshake, an alert, a record).
+    Tls(rustls::Error),
+}
+
 /// A connect in progress to one address.
 struct Attempt {
     socket: Registered<TcpStream>,
@@ -206,6 +221,7 @@ struct Driver<'a> {
     clock: Clock,
     shared: Arc<Shared>,
     input: Receiver<Input>,
+    tls: Option<ClientTls>,
     link: Link,
     events: Events,
     buffer: Vec<u8>,
@@ -382,7 +398,14 @@ impl Driver<'_> {
     }
 
     fn connected(&mut self, socket: Registered<TcpStream>) {
-        let stream = Stream::Plain;
+        let stream = match self.tls.as_ref().map(ClientTls::connect) {
+            None => Stream::Plain,
+            Some(Ok(session)) => Stream::Tls(Box::new(session)),
+            Some(Err(error)) => {
+                self.link = Link::Idle;
+                return self.tls_failed(&error);
+            }
+        };
         let announced = !stream.is_handshaking();
         self.link = Link::Open(Connection {
             socket,
@@ -393,9 +416,15 @@ impl Driver<'_> {
             writable: true,
             announced,
         });
-        if announced {
-            self.event(ClientEvent::Connected);
-        }
+        // The client's connect limit covers the handshake too.
+        self.event(if announced { ClientEvent::Connected } else { ClientEvent::Handshaking });
+    }
+
+    /// Tells the client how TLS failed, in the words its library gave.
+    fn tls_failed(&mut self, error: &rustls::Error) {
+        let mut text = String::new();
+        let failure = tls::failure(error, &mut text);
+        self.event(ClientEvent::TlsFailed(failure));
     }
 
     /// Reads until the socket would block, handing each whole frame to the client.
@@ -403,8 +432,9 @@ impl Driver<'_> {
         loop {
             let Link::Open(conn) = &mut self.link else { return };
             let mut frames = Vec::new();
+            let mut would_block = false;
             let lost = match conn.stream.read(conn.socket.get(), &mut self.buffer) {
-                Ok(0) => Some("the server closed the connection".to_string()),
+                Ok(0) => Some(Ending::Lost("the server closed the connection".to_string())),
                 Ok(count) => {
                     let mut input = &self.buffer[..count];
                     loop {
@@ -412,17 +442,24 @@ impl Driver<'_> {
                             Decoded::Frame(frame) => frames.push(frame.to_vec()),
                             Decoded::NeedMore => break None,
                             Decoded::TooLong { announced } => {
-                                break Some(format!(
+                                break Some(Ending::Lost(format!(
                                     "the server announced a {announced}-byte frame, over the {MAX_REPLY_FRAME} bytes a reply may take"
-                                ));
+                                )));
                             }
                         }
                     }
                 }
-                Err(error) if error.kind() == io::ErrorKind::WouldBlock => return,
+                Err(error) if error.kind() == io::ErrorKind::WouldBlock => {
+                    would_block = true;
+                    None
+                }
                 Err(error) if error.kind() == io::ErrorKind::Interrupted => None,
-                Err(error) => Some(format!("reading failed: {error}")),
+                Err(error) => Some(match stream::tls_error(&error) {
+                    Some(tls) => Ending::Tls(tls.clone()),
+                    None => Ending::Lost(format!("reading failed: {error}")),
+                }),
             };
+            // A handshake ends inside a read that brings no plaintext yet.
             if !conn.announced && !conn.stream.is_handshaking() {
                 conn.announced = true;
                 self.event(ClientEvent::Connected);
@@ -433,11 +470,12 @@ impl Driver<'_> {
                 }
                 self.event(ClientEvent::Reply(&frame));
             }
-            if let Some(how) = lost {
-                self.event(ClientEvent::ConnectionLost(&how));
-                return;
+            match lost {
+                Some(Ending::Tls(error)) => return self.tls_failed(&error),
+                Some(Ending::Lost(how)) => return self.event(ClientEvent::ConnectionLost(&how)),
+                None => {}
             }
-            if self.client.exit_status().is_some() {
+            if would_block || self.client.exit_status().is_some() {
                 return;
             }
         }
@@ -524,10 +562,11 @@ impl Driver<'_> {
     /// sent just before a second Ctrl-C), then the connection closes.
     fn close(&mut self) {
         if let Link::Open(conn) = &mut self.link {
-            let _ = conn.stream.flush(conn.socket.get());
             if !conn.output.is_empty() {
                 let _ = conn.stream.write(conn.socket.get(), &conn.output);
             }
+            // With TLS: what waits, then close_notify (or the alert of a failure).
+            let _ = conn.stream.close(conn.socket.get());
             let _ = conn.socket.get().shutdown(std::net::Shutdown::Both);
         }
         self.link = Link::Idle;
