@@ -178,19 +178,41 @@ impl ReportFile {
 
     /// Appends `bytes` and syncs them to stable storage; only then do they count as
     /// durable.
-    pub fn append_durably(&mut self, bytes: &[u8]) -> io::Result<()> {
+    ///
+    /// Returns true when the file turned out to have been truncated while the batch
+    /// was written (logrotate's copytruncate racing the write): an append lands at the
+    /// new end, so the rows would start a file without its header. The file is then
+    /// started again, header first, with the batch; what was truncated away was the
+    /// operator's to discard.
+    pub fn append_durably(&mut self, bytes: &[u8]) -> io::Result<bool> {
         (&self.file).write_all(bytes)?;
         self.file.sync_data()?;
-        self.durable_len += bytes.len() as u64;
-        Ok(())
+        let expected = self.durable_len + bytes.len() as u64;
+        let found = self.file.metadata()?.len();
+        if found >= expected {
+            // Anything appended by someone else stays, and is never cut back.
+            self.durable_len = found;
+            return Ok(false);
+        }
+        self.file.set_len(0)?;
+        (&self.file).write_all(HEADER_LINE)?;
+        (&self.file).write_all(bytes)?;
+        self.file.sync_all()?;
+        self.durable_len = (HEADER_LINE.len() + bytes.len()) as u64;
+        Ok(true)
     }
 
     /// Cuts the file back to its length after the last durable write, and syncs
     /// that: a failed batch may have written some of its rows, and they must not
     /// stay, since their STOPs are answered as failed (§6). Shrinking a file needs no
     /// free space, so this works on a full disk.
+    ///
+    /// A file already shorter (rewritten by someone else) is left as it is: cutting
+    /// must never make a file longer.
     pub fn cut_back(&self) -> io::Result<()> {
-        self.file.set_len(self.durable_len)?;
+        if self.file.metadata()?.len() > self.durable_len {
+            self.file.set_len(self.durable_len)?;
+        }
         self.file.sync_all()
     }
 
@@ -365,5 +387,39 @@ mod tests {
             .expect("appends");
         report.cut_back().expect("cuts");
         assert_eq!(std::fs::read(&path).expect("readable"), b"client_id,count,min,max\r\na,1,1,1\r\n");
+    }
+
+    #[test]
+    fn a_truncation_racing_a_batch_still_leaves_a_report() {
+        let dir = temp_dir();
+        let path = dir.path().join("report.csv");
+        let (mut report, _) = ReportFile::open(&path).expect("opens");
+        report.append_durably(b"a,1,1,1\r\n").expect("writes");
+        assert_eq!(report.follow().expect("follows"), None);
+        // copytruncate lands between the check and the write.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .and_then(|file| file.set_len(0))
+            .expect("truncates");
+        assert!(report.append_durably(b"b,1,2,2\r\n").expect("writes"), "the race is noticed");
+        assert_eq!(std::fs::read(&path).expect("readable"), b"client_id,count,min,max\r\nb,1,2,2\r\n");
+        report.append_durably(b"c,1,3,3\r\n").expect("writes");
+        assert_eq!(
+            std::fs::read(&path).expect("readable"),
+            b"client_id,count,min,max\r\nb,1,2,2\r\nc,1,3,3\r\n"
+        );
+    }
+
+    #[test]
+    fn cutting_back_never_makes_a_file_longer() {
+        let dir = temp_dir();
+        let path = dir.path().join("report.csv");
+        let (mut report, _) = ReportFile::open(&path).expect("opens");
+        report.append_durably(b"a,1,1,1\r\n").expect("writes");
+        // Rewritten in place with something shorter that is not a report.
+        std::fs::write(&path, b"name\r\n").expect("writable");
+        report.cut_back().expect("cuts");
+        assert_eq!(std::fs::read(&path).expect("readable"), b"name\r\n");
     }
 }

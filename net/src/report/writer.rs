@@ -120,6 +120,10 @@ struct Shared {
     more: Condvar,
     /// Every row with a sequence number up to this one is durable.
     durable: AtomicU64,
+    /// The report's length after the last durable batch, for a failure report.
+    durable_len: AtomicU64,
+    /// The report's path, for a failure report.
+    path: PathBuf,
     /// Why the writer stopped, if it failed.
     failure: Mutex<Option<ReportFailure>>,
     poller: Arc<Poller>,
@@ -150,6 +154,8 @@ impl ReportWriter {
             queue: Mutex::new(Queue::default()),
             more: Condvar::new(),
             durable: AtomicU64::new(0),
+            durable_len: AtomicU64::new(report.durable_len()),
+            path: report.path().to_path_buf(),
             failure: Mutex::new(None),
             poller,
             metrics,
@@ -221,8 +227,15 @@ impl ReportWriter {
         if let Some(thread) = self.thread.take()
             && thread.join().is_err()
         {
-            let path = PathBuf::new();
-            return Err(ReportFailure { path, cause: FailureCause::Panicked, cut_back: Ok(0) });
+            // Nothing was cut back: a person must, at the last length known durable.
+            let offset = self.shared.durable_len.load(Ordering::Acquire);
+            let source = io::Error::other("the writer thread stopped before it could cut the report back");
+            let path = self.shared.path.clone();
+            return Err(ReportFailure {
+                path,
+                cause: FailureCause::Panicked,
+                cut_back: Err(CutBackFailed { offset, source }),
+            });
         }
         lock(&self.shared.failure).take().map_or(Ok(()), Err)
     }
@@ -282,8 +295,14 @@ fn write_loop(mut report: ReportFile, shared: &Shared) {
         let count = batch.len() as u64;
         batch.clear();
         let started = Instant::now();
-        if let Err(error) = report.append_durably(&bytes) {
-            return fail(&report, shared, FailureCause::Write(error));
+        match report.append_durably(&bytes) {
+            Ok(false) => {}
+            Ok(true) => warn!(
+                report = %report.path().display(),
+                "the report was truncated while rows were written to it: it was started again, header first, \
+                 with those rows"
+            ),
+            Err(error) => return fail(&report, shared, FailureCause::Write(error)),
         }
         // Removed while this batch was written: its rows are in a file no path names,
         // so they go again where the path now points before anyone is told (§6).
@@ -295,6 +314,7 @@ fn write_loop(mut report: ReportFile, shared: &Shared) {
                 return fail(&report, shared, FailureCause::Write(error));
             }
         }
+        shared.durable_len.store(report.durable_len(), Ordering::Release);
         shared.metrics.report_sync_seconds.observe(started.elapsed().as_secs_f64());
         shared.metrics.report_rows_per_sync.observe(count as f64);
         shared.metrics.report_rows.inc_by(count);
