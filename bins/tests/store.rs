@@ -267,3 +267,19 @@ fn the_store_password_never_reaches_the_log_and_a_bad_store_is_exit_5() {
     assert!(!failed.stderr.contains("s3cret"), "{}", failed.stderr);
     assert!(failed.stderr.contains("cannot connect to the store"), "{}", failed.stderr);
 }
+
+/// A database that cannot hold every client id (§4: any Unicode text) is refused at
+/// start, naming the encoding it has and the one expected, rather than failing stop
+/// at the first claim of an id it cannot store.
+#[test]
+fn a_store_not_encoded_in_utf8_is_refused_at_start() {
+    let Some(store) = store() else { return };
+    let url = store.create_database("ascii", "SQL_ASCII");
+    let dir = tempfile::tempdir().unwrap();
+    let failed = Server::start_in(dir.path(), &["--store", &url]).err().expect("the store is refused");
+    assert_eq!(failed.status.code(), Some(5), "{}", failed.stderr);
+    assert!(failed.stderr.contains("encoded in SQL_ASCII; expected UTF8"), "{}", failed.stderr);
+    let utf8 = store.create_database("unicode", "UTF8");
+    let server = Server::start(&["--store", &utf8]);
+    assert_eq!(start(&mut server.connect(), "ação-😀"), START_OK);
+}

@@ -69,6 +69,8 @@ pub enum StoreError {
     Io(io::Error),
     /// A value in the report table is not what minmax writes there.
     BadRow(String),
+    /// The database cannot hold what minmax stores (its encoding is not UTF-8).
+    Unsuitable(String),
 }
 
 impl std::fmt::Display for StoreError {
@@ -82,6 +84,7 @@ impl std::fmt::Display for StoreError {
             StoreError::Database { action, source } => write!(f, "cannot {action} the store: {source}"),
             StoreError::Io(error) => write!(f, "{error}"),
             StoreError::BadRow(problem) => write!(f, "the store's report table holds {problem}"),
+            StoreError::Unsuitable(problem) => write!(f, "the store cannot be used: {problem}"),
         }
     }
 }
@@ -91,7 +94,7 @@ impl std::error::Error for StoreError {
         match self {
             StoreError::BadUrl(source) | StoreError::Database { source, .. } => Some(source),
             StoreError::Io(source) => Some(source),
-            StoreError::BadRow(_) => None,
+            StoreError::BadRow(_) | StoreError::Unsuitable(_) => None,
         }
     }
 }
@@ -170,6 +173,19 @@ fn redact_pairs(text: &str, separator: char) -> String {
 
 fn connect(config: &postgres::Config) -> Result<postgres::Client, StoreError> {
     let mut client = config.connect(postgres::NoTls).map_err(database("connect to"))?;
+    // Client ids are any Unicode text (§4): a database in another encoding would
+    // refuse some of them at the first claim, and one client's id would then stop
+    // every server sharing it. It is refused at start instead.
+    let encoding: String = client
+        .query_one("SHOW server_encoding", &[])
+        .and_then(|row| row.try_get(0))
+        .map_err(database("read the encoding of"))?;
+    if encoding != "UTF8" {
+        return Err(StoreError::Unsuitable(format!(
+            "its database is encoded in {encoding}; expected UTF8 (createdb --encoding=UTF8), since client ids are \
+             any Unicode text"
+        )));
+    }
     let mut schema = client.transaction().map_err(database("create the schema of"))?;
     schema
         .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])

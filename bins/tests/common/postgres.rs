@@ -98,6 +98,21 @@ impl Postgres {
         format!("host={} user=minmax dbname=postgres", self.dir.path().display())
     }
 
+    /// Creates database `name` encoded in `encoding`, with PostgreSQL's `createdb`;
+    /// its connection string.
+    pub fn create_database(&self, name: &str, encoding: &str) -> String {
+        let output = Command::new(self.bin.join("createdb"))
+            .arg("--host")
+            .arg(self.dir.path())
+            .args(["--username=minmax", "--template=template0", "--locale=C"])
+            .arg(format!("--encoding={encoding}"))
+            .arg(name)
+            .output()
+            .expect("createdb runs");
+        assert!(output.status.success(), "createdb: {}", String::from_utf8_lossy(&output.stderr));
+        format!("host={} user=minmax dbname={name}", self.dir.path().display())
+    }
+
     /// The Unix socket directory.
     pub fn socket_dir(&self) -> &Path {
         self.dir.path()
@@ -110,12 +125,14 @@ impl Drop for Postgres {
     }
 }
 
-/// `initdb` and `postgres`: on the PATH, or in Debian's versioned directory.
+/// The directory of `initdb`, `postgres` and `createdb`: where the `initdb` on the
+/// PATH really is (often a symbolic link to it), or Debian's versioned directory.
 fn find_bin() -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-        .find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file());
+        .filter_map(|dir| dir.join("initdb").canonicalize().ok()?.parent().map(Path::to_path_buf))
+        .find(|dir| ["postgres", "createdb"].iter().all(|program| dir.join(program).is_file()));
     on_path.or_else(|| {
         let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
             .ok()?
