@@ -520,3 +520,73 @@ fn colours_only_on_a_terminal_and_never_with_no_color() {
         assert_eq!(coloured, expect_colour, "NO_COLOR={no_color}: {:?}", String::from_utf8_lossy(&output));
     }
 }
+
+/// Review findings: with the output budget spent, a connection is not read; when the
+/// clients that held the budget read their replies, it must be read again at once
+/// (not at some later, unrelated event: no timer runs here), and a paused peer that
+/// resets is dropped rather than reported on every pass.
+#[test]
+fn connections_paused_by_the_budget_resume_when_it_frees_and_resets_are_dropped() {
+    let server =
+        Server::start(&["--output-budget", "1048576", "--frame-timeout", "0", "--metrics", "127.0.0.1:0"]);
+    let frames = 16 * 1024;
+    let burst = vec![0u8; 4 * frames];
+    let mut hogs = Vec::new();
+    for _ in 0..20 {
+        let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        socket.connect(&server.addr.into()).unwrap();
+        let mut stream = TcpStream::from(socket);
+        stream.set_write_timeout(Some(common::TIMEOUT)).unwrap();
+        stream.write_all(&burst).unwrap();
+        hogs.push(stream);
+    }
+    // The budget is spent once the held bytes stop growing across scrapes (each one
+    // a pass of the event loop, which would read a hog if it could).
+    let held = "minmax_output_held_bytes";
+    let (mut last, mut steady) = (-1.0, 0);
+    while steady < 3 {
+        let now = server.metric(held);
+        steady = if now == last && now > 900_000.0 { steady + 1 } else { 0 };
+        last = now;
+    }
+    let mut polite = server.connect();
+    polite.send(r#"{"op": "START", "client_id": "patient"}"#);
+    let mut resetting = server.connect();
+    resetting.stream.write_all(&frame(br#"{"op": "START", "client_id": "gone"}"#)).unwrap();
+    socket2::SockRef::from(&resetting.stream).set_linger(Some(std::time::Duration::ZERO)).unwrap();
+    drop(resetting);
+    // 20 hogs and the patient client: the reset one is gone while the budget is
+    // still spent, though it is not being read.
+    let deadline = std::time::Instant::now() + common::TIMEOUT;
+    while server.metric("minmax_connections_accepted_total") < 22.0
+        || server.metric("minmax_connections_open") > 21.0
+    {
+        assert!(std::time::Instant::now() < deadline, "the reset connection was never dropped");
+    }
+    polite.stream.set_nonblocking(true).unwrap();
+    let mut byte = [0u8; 1];
+    let unanswered = polite.stream.peek(&mut byte).map_err(|error| error.kind());
+    assert_eq!(unanswered, Err(std::io::ErrorKind::WouldBlock), "not read while the budget is spent");
+    polite.stream.set_nonblocking(false).unwrap();
+    // The hogs read every reply; the last flush frees the budget.
+    let readers: Vec<_> = hogs
+        .into_iter()
+        .map(|mut hog| {
+            std::thread::spawn(move || {
+                hog.set_read_timeout(Some(common::TIMEOUT)).unwrap();
+                let mut left = frames * 68;
+                let mut buffer = vec![0u8; 64 * 1024];
+                while left > 0 {
+                    let read = hog.read(&mut buffer).expect("replies keep coming");
+                    assert!(read > 0, "the server closed a hog");
+                    left = left.saturating_sub(read);
+                }
+            })
+        })
+        .collect();
+    for reader in readers {
+        reader.join().unwrap();
+    }
+    assert_eq!(polite.recv(), r#"{"op": "START", "status": true}"#, "read again once the budget freed");
+}

@@ -561,3 +561,22 @@ fn a_tls_client_that_does_not_read_stops_being_read_within_the_same_budget() {
     sender.join().unwrap().unwrap();
     server.wait_for_log("reading resumed");
 }
+
+/// Review finding: a connection beyond `--max-connections` on a TLS port has no
+/// record its busy reply could travel in; it must be closed at once (§8), not left
+/// waiting for a handshake that will never come (no handshake timeout runs here).
+#[test]
+fn a_connection_beyond_the_limit_on_a_tls_port_is_closed_at_once() {
+    let material = Material::new();
+    let mut args = material.server_args(false);
+    args.extend(["--max-connections".into(), "1".into(), "--frame-timeout".into(), "0".into()]);
+    let server = start(&args);
+    let mut first =
+        TlsConn::connect(server.addr, client_config(&material.ca.pem.cert, None), "localhost").unwrap();
+    assert_eq!(first.start("first"), STARTED);
+    let mut beyond = server.connect();
+    let mut rest = Vec::new();
+    let end = beyond.stream.read_to_end(&mut rest).map_err(|error| error.kind());
+    assert!(matches!(end, Ok(0) | Err(std::io::ErrorKind::ConnectionReset)), "{end:?}: {rest:?}");
+    assert_eq!(first.request(r#"{"op": "NUMBER", "number": 9}"#), NUMBER_OK, "the first is served on");
+}

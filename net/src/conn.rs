@@ -97,9 +97,12 @@ pub(crate) struct Conn {
     next_waits_for: Option<u64>,
     /// The interest the poller has for this socket: (readable, writable).
     interest: (bool, bool),
-    /// Whether the output budget let this connection be read at the last re-arm
-    /// (over TLS the socket's interest also depends on rustls, so it cannot say).
-    budget_readable: bool,
+    /// In the budget's list of connections to read again once it has room.
+    pub(crate) budget_paused: bool,
+    /// Not read because its replies are not being taken (its own or everyone's).
+    pub(crate) backpressured: bool,
+    /// Closing, with a deadline to leave by in the loop's lingering list.
+    pub(crate) lingering: bool,
     /// No more input will be read; close once every reply has left.
     pub(crate) closing: bool,
     /// Invalid frames received, to log the first one loudly and the rest quietly.
@@ -118,7 +121,9 @@ impl Conn {
             held: VecDeque::new(),
             next_waits_for: None,
             interest: (true, false),
-            budget_readable: true,
+            budget_paused: false,
+            backpressured: false,
+            lingering: false,
             closing: false,
             bad_frames: 0,
         }
@@ -157,14 +162,29 @@ impl Conn {
         }
     }
 
-    /// The report or the store failed: drops every held reply. Returns the op of the
-    /// first that waited for a write (a STOP's row, a QUIT's release) and that
-    /// write's sequence number, so that core says what to answer instead.
-    pub(crate) fn drop_held(&mut self) -> Option<(minmax_core::Op, u64)> {
-        let waited = self.held.iter().find_map(|held| held.row.map(|seq| (reply_op(&held.response), seq)));
+    /// The report or the store failed: drops every held reply. Returns the op and
+    /// sequence number of each that waited for a write (a STOP's row, a QUIT's
+    /// release), in order, so that core says what to answer instead.
+    pub(crate) fn drop_held(&mut self) -> Vec<(minmax_core::Op, u64)> {
+        let waited =
+            self.held.iter().filter_map(|held| held.row.map(|seq| (reply_op(&held.response), seq))).collect();
         self.held.clear();
         self.next_waits_for = None;
         waited
+    }
+
+    /// The connection closes before its TLS handshake finished: nothing can be sent
+    /// on it (a busy reply has no record to travel in), so its output is dropped and
+    /// it is finished at once, rather than waiting writable for a handshake that
+    /// will never progress.
+    pub(crate) fn drop_unsendable_output(&mut self) -> usize {
+        if matches!(&self.link, Link::Tls(tls) if tls.session.is_handshaking()) {
+            let dropped = self.out.len() - self.sent;
+            self.out.clear();
+            self.sent = 0;
+            return dropped;
+        }
+        0
     }
 
     /// Writes what may be written, until the socket would block.
@@ -313,9 +333,19 @@ impl Conn {
         self.out.len() - self.sent + in_records + self.held.len() * HELD_REPLY_BYTES
     }
 
+    /// Whether the socket must be watched for writability: only when a write can
+    /// make progress, else level-triggered epoll would wake the loop in a busy loop.
+    /// Over TLS, replies cannot leave before the handshake ends, and close_notify is
+    /// sent only once every reply, held ones included, has left.
     pub(crate) fn wants_write(&self) -> bool {
-        self.sent < self.out.len()
-            || matches!(&self.link, Link::Tls(tls) if tls.session.wants_write() || tls.close_notify)
+        match &self.link {
+            Link::Plain => self.sent < self.out.len(),
+            Link::Tls(tls) => {
+                tls.session.wants_write()
+                    || (!tls.session.is_handshaking() && self.sent < self.out.len())
+                    || (tls.close_notify && self.held.is_empty() && self.sent == self.out.len())
+            }
+        }
     }
 
     /// Whether the socket is worth reading: over TLS, not while rustls holds
@@ -334,16 +364,15 @@ impl Conn {
 
     /// Tells the poller what this connection now waits for, if that changed.
     /// Level-triggered, so interest changes only when the state does, not after
-    /// every event as oneshot mode would need. `readable`: the output budget allows
-    /// reading; returns what it allowed at the last re-arm.
-    pub(crate) fn rearm(&mut self, readable: bool) -> io::Result<bool> {
+    /// every event as oneshot mode would need. `readable`: the output budget and the
+    /// machine allow reading.
+    pub(crate) fn rearm(&mut self, readable: bool) -> io::Result<()> {
         let wanted = (readable && !self.closing && self.socket_wanted(), self.wants_write());
-        let before = std::mem::replace(&mut self.budget_readable, readable && !self.closing);
         if wanted != self.interest {
             self.socket.modify(Event::new(self.key(), wanted.0, wanted.1), PollMode::Level)?;
             self.interest = wanted;
         }
-        Ok(before)
+        Ok(())
     }
 }
 

@@ -91,6 +91,9 @@ const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
 /// Unread input thrown away before the server closes a connection, at most.
 const DISCARD_LIMIT: usize = 256 * 1024;
 
+/// How long a closing connection may wait for its peer to take its last replies.
+const LINGER: Duration = Duration::from_secs(30);
+
 /// How long a shutdown waits for clients to take their last replies.
 const DRAIN_TIME: Duration = Duration::from_secs(5);
 
@@ -239,6 +242,8 @@ struct Io {
     conns: Conns,
     /// TLS connections with decrypted plaintext not given to the machine yet.
     ready: Vec<usize>,
+    /// Closing connections and when they are dropped, replies taken or not.
+    lingering: VecDeque<(Timestamp, usize)>,
     /// The TLS files and the configuration new connections get from them.
     tls: Option<(TlsFiles, Arc<ServerConfig>)>,
     backend: Backend,
@@ -386,6 +391,7 @@ impl EventLoop {
             signals: None,
             conns: Conns::default(),
             ready: Vec::new(),
+            lingering: VecDeque::new(),
             tls,
             backend,
             waiting: VecDeque::new(),
@@ -425,11 +431,16 @@ impl EventLoop {
         self.io.signals = Some((shutdown, reload));
         let mut events = Events::new();
         loop {
-            let deadline =
-                [self.machine.poll_timeout(), self.io.accept_paused_until, self.io.logs.deadline()]
-                    .into_iter()
-                    .flatten()
-                    .min();
+            let lingering = self.io.lingering.front().map(|&(deadline, _)| deadline);
+            let deadline = [
+                self.machine.poll_timeout(),
+                self.io.accept_paused_until,
+                self.io.logs.deadline(),
+                lingering,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let timeout = if self.io.ready.is_empty() {
                 deadline.map(|deadline| deadline.saturating_duration_since(self.io.clock()))
             } else {
@@ -463,6 +474,7 @@ impl EventLoop {
             }
             self.io.carry_out(now, self.machine.handle_timeout(now));
             self.io.logs.flush_overdue(now);
+            self.io.expire_lingering(now);
             if self.io.backend.has_failed() {
                 return self.fail_stop();
             }
@@ -554,6 +566,18 @@ impl EventLoop {
             }
             return;
         }
+        let paused = io.budget.read_allowance(conn.pending_output()) == 0 || !machine.wants_input(conn.id);
+        if paused && (event.is_interrupt() || event.is_err() == Some(true)) {
+            // A hang-up or an error is reported whatever the interest: a connection
+            // that is not being read (paused by the budget, or behind a claim) would
+            // be reported on every pass. EPOLLHUP means both directions are gone, so
+            // nothing can be answered: it ends now.
+            let id = conn.id;
+            debug!(peer = %conn.peer, conn = %id, "peer gone while its connection was not being read");
+            io.carry_out(now, machine.handle_disconnect(id));
+            io.drop_conn(key);
+            return;
+        }
         if !event.readable {
             return;
         }
@@ -562,7 +586,7 @@ impl EventLoop {
             return;
         }
         let allowance = io.budget.read_allowance(conn.pending_output());
-        if allowance == 0 || !machine.wants_input(conn.id) {
+        if paused {
             // Re-armed without read interest at the end of the pass.
             return;
         }
@@ -683,8 +707,9 @@ impl EventLoop {
             return;
         }
         let allowance = io.budget.read_allowance(conn.pending_output());
-        if allowance == 0 {
-            // Taken up again when the budget has room (see `send_touched`).
+        if allowance == 0 || !machine.wants_input(conn.id) {
+            // Taken up again when the budget has room, or the claim is answered (see
+            // `send_touched`).
             return;
         }
         let (id, peer) = (conn.id, conn.peer);
@@ -710,12 +735,27 @@ impl EventLoop {
     /// re-arms the others; then gives paused connections their turn if the budget
     /// has room again.
     fn send_touched(&mut self) -> io::Result<()> {
-        let EventLoop { machine, io } = self;
-        let now = io.clock();
-        if !io.budget.paused.is_empty() && io.budget.has_room() {
+        loop {
+            self.send_touched_once();
+            // Flushes may have freed the budget: the connections it paused are read
+            // again now, not whenever some other event wakes the loop.
+            let io = &mut self.io;
+            if io.budget.paused.is_empty() || !io.budget.has_room() {
+                return Ok(());
+            }
             let paused = std::mem::take(&mut io.budget.paused);
+            for key in &paused {
+                if let Some(conn) = io.conns.get_mut(key) {
+                    conn.budget_paused = false;
+                }
+            }
             io.touched.extend(paused);
         }
+    }
+
+    fn send_touched_once(&mut self) {
+        let EventLoop { machine, io } = self;
+        let now = io.clock();
         io.touched.sort_unstable();
         io.touched.dedup();
         let touched = std::mem::take(&mut io.touched);
@@ -742,27 +782,44 @@ impl EventLoop {
                 io.drop_conn(key);
                 continue;
             }
+            if conn.closing && !conn.lingering {
+                conn.lingering = true;
+                io.lingering.push_back((now + LINGER, key));
+            }
             let pending = conn.pending_output();
-            // A START waiting for its claim (§10) holds the requests behind it.
-            let readable = io.budget.read_allowance(pending) > 0 && machine.wants_input(conn.id);
-            let was_readable = conn.rearm(readable)?;
+            let held_by_budget = io.budget.read_allowance(pending) == 0;
+            // A START waiting for its claim (§10) holds the requests behind it; the
+            // claim's answer touches the connection again.
+            let readable = !held_by_budget && machine.wants_input(conn.id);
+            if let Err(error) = conn.rearm(readable) {
+                // The poller refused this socket: it cannot be served, the others can.
+                warn!(peer = %conn.peer, conn = %conn.id, %error, "connection dropped: cannot watch its socket");
+                let id = conn.id;
+                io.carry_out(now, machine.handle_disconnect(id));
+                io.drop_conn(key);
+                continue;
+            }
             if readable && !conn.closing && conn.has_buffered_plaintext() {
                 io.ready.push(key);
             }
-            if !readable && !conn.closing {
-                if Budget::own_allowance(pending) > 0 {
+            if held_by_budget && !conn.closing {
+                // Only the budget's pauses wait in `paused`: they end when any flush
+                // frees it, which `send_touched` watches for.
+                if Budget::own_allowance(pending) > 0 && !conn.budget_paused {
+                    conn.budget_paused = true;
                     io.budget.paused.push(key);
                 }
-                if was_readable {
+                if !conn.backpressured {
+                    conn.backpressured = true;
                     debug!(peer = %conn.peer, conn = %conn.id, pending, "backpressure: replies are not being read; reading paused");
                 }
-            } else if readable && !was_readable {
+            } else if readable && conn.backpressured {
+                conn.backpressured = false;
                 debug!(peer = %conn.peer, conn = %conn.id, pending, "backpressure over: reading resumed");
             }
         }
         io.touched = touched;
         io.touched.clear();
-        Ok(())
     }
 
     /// SIGINT or SIGTERM: the clean shutdown of §7.
@@ -822,15 +879,18 @@ impl EventLoop {
             self.io.budget.used -= before - conn.pending_output();
             let id = conn.id;
             conn.closing = true;
-            if let Some((op, seq)) = waited {
-                let effects = if undecided.is_some_and(|up_to| seq <= up_to) {
-                    // The store may have committed it: neither success nor failure is true.
-                    self.machine.handle_write_undecided(id)
-                } else {
-                    self.machine.handle_write_failed(id, op)
-                };
-                self.io.carry_out(now, effects);
-            } else if !self.machine.wants_input(id) {
+            // Every request that waited for the failed write is answered, in order
+            // (§6), up to one whose fate is unknown: after that, nothing can be said.
+            let mut answered_any = false;
+            for (op, seq) in waited {
+                answered_any = true;
+                if undecided.is_some_and(|up_to| seq <= up_to) {
+                    self.io.carry_out(now, self.machine.handle_write_undecided(id));
+                    break;
+                }
+                self.io.carry_out(now, self.machine.handle_write_failed(id, op));
+            }
+            if !answered_any && !self.machine.wants_input(id) {
                 // A START whose claim the lost store will never answer.
                 self.io.carry_out(now, self.machine.handle_claimed(now, id, Claim::Failed));
             }
@@ -961,8 +1021,27 @@ impl Io {
                     }
                     target.notify_close();
                     target.closing = true;
+                    self.budget.used -= target.drop_unsendable_output();
                     self.touched.push(key_of(conn));
                 }
+            }
+        }
+    }
+
+    /// Drops the closing connections whose peers did not take their last replies
+    /// within [`LINGER`]: a closing connection no longer counts against
+    /// `--max-connections`, so it must not keep its descriptor forever.
+    fn expire_lingering(&mut self, now: Timestamp) {
+        while let Some(&(deadline, key)) = self.lingering.front() {
+            if deadline > now {
+                return;
+            }
+            self.lingering.pop_front();
+            if self.conns.get(&key).is_some_and(|conn| conn.closing) {
+                if let Some(conn) = self.conns.get(&key) {
+                    debug!(peer = %conn.peer, conn = %conn.id, "closing connection dropped: its peer did not read its last replies");
+                }
+                self.drop_conn(key);
             }
         }
     }

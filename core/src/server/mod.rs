@@ -318,9 +318,14 @@ impl Server {
     /// could not be confirmed. That reply becomes the server error, and the
     /// connection closes, because the server fails stop. A failed request changes
     /// nothing (§4): the row is not in the report, and the client may retry elsewhere.
+    ///
+    /// Called once for each such reply on a connection, in order: the connection is
+    /// closed after the first, and the later ones are still answered.
     pub fn handle_write_failed(&mut self, id: ConnId, op: Op) -> Effects<'_> {
         self.effects.push(Effect::Reply { conn: id, response: Response::error(op, ErrorCode::ServerError) });
-        self.close(id, CloseReason::ReportFailed);
+        if self.conns.contains_key(&id) {
+            self.close(id, CloseReason::ReportFailed);
+        }
         self.take_effects()
     }
 
