@@ -270,6 +270,7 @@ pub fn encode_bare(out: &mut Vec<u8>, op: Op) {
         out.push(b'}');
     });
 }
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -590,23 +590,9 @@ impl EventLoop {
             // Re-armed without read interest at the end of the pass.
             return;
         }
-        let (id, peer) = (conn.id, conn.peer);
         let mut buffer = std::mem::take(&mut io.read_buffer);
         let read = conn.socket.get().read(&mut buffer[..allowance]);
-        match read {
-            Ok(0) => {
-                debug!(%peer, conn = %id, "peer closed the connection");
-                conn.closing = true;
-                io.carry_out(now, machine.handle_disconnect(id));
-            }
-            Ok(count) => io.carry_out(now, machine.handle_input(now, id, &buffer[..count])),
-            Err(error) if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
-            Err(error) => {
-                warn!(%peer, conn = %id, %error, "connection dropped: reading failed");
-                io.carry_out(now, machine.handle_disconnect(id));
-                io.drop_conn(key);
-            }
-        }
+        io.deliver_read(machine, now, key, read, &buffer);
         io.read_buffer = buffer;
     }
 
@@ -712,22 +698,9 @@ impl EventLoop {
             // `send_touched`).
             return;
         }
-        let (id, peer) = (conn.id, conn.peer);
         let mut buffer = std::mem::take(&mut io.read_buffer);
-        match conn.read_plaintext(&mut buffer[..allowance]) {
-            Ok(0) => {
-                debug!(%peer, conn = %id, "peer closed the connection");
-                conn.closing = true;
-                io.carry_out(now, machine.handle_disconnect(id));
-            }
-            Ok(count) => io.carry_out(now, machine.handle_input(now, id, &buffer[..count])),
-            Err(error) if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
-            Err(error) => {
-                warn!(%peer, conn = %id, %error, "connection dropped: reading failed");
-                io.carry_out(now, machine.handle_disconnect(id));
-                io.drop_conn(key);
-            }
-        }
+        let read = conn.read_plaintext(&mut buffer[..allowance]);
+        io.deliver_read(machine, now, key, read, &buffer);
         io.read_buffer = buffer;
     }
 
@@ -940,6 +913,36 @@ impl Io {
     /// The monotonic clock, read as the protocol machine takes it.
     fn clock(&self) -> Timestamp {
         Timestamp::from_duration(self.origin.elapsed())
+    }
+
+    /// What one read of a connection's plaintext brought, to the machine: input, the
+    /// peer's end (replies still leave), or a failure that ends the connection now.
+    fn deliver_read(
+        &mut self,
+        machine: &mut Server,
+        now: Timestamp,
+        key: usize,
+        read: io::Result<usize>,
+        buffer: &[u8],
+    ) {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        let (id, peer) = (conn.id, conn.peer);
+        match read {
+            Ok(0) => {
+                debug!(%peer, conn = %id, "peer closed the connection");
+                conn.closing = true;
+                self.carry_out(now, machine.handle_disconnect(id));
+            }
+            Ok(count) => self.carry_out(now, machine.handle_input(now, id, &buffer[..count])),
+            Err(error) if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
+            Err(error) => {
+                warn!(%peer, conn = %id, %error, "connection dropped: reading failed");
+                self.carry_out(now, machine.handle_disconnect(id));
+                self.drop_conn(key);
+            }
+        }
     }
 
     /// Carries out the effects of one call into the protocol machine, in order.

@@ -26,6 +26,13 @@ pub mod report;
 pub mod store;
 pub mod tls;
 
+/// Locks a mutex of the writer threads (report, store). Their critical sections move
+/// vectors and set flags, and cannot panic midway: a poisoned lock still guards
+/// consistent data, and the thread that panicked reports its own failure.
+fn lock<T>(mutex: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 pub use event_loop::{EventLoop, RunError, Settings, Signals, StartError};
 pub use metrics::Metrics;
 pub use registered::Registered;

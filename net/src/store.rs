@@ -22,12 +22,13 @@
 //! of a server that dies (even SIGKILLed) as soon as it sees its connection end.
 //! Losing the session is a fault like a failed fsync (§6): the server fails stop.
 
+use crate::lock;
 use crate::metrics::Metrics;
 use minmax_core::{Claim, ConnId, ReportRow, RowWriter};
 use polling::Poller;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -296,12 +297,6 @@ struct Shared {
     failure: Mutex<Option<StoreFailure>>,
     poller: Arc<Poller>,
     metrics: Metrics,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // Critical sections move vectors and set flags: a poisoned lock still guards
-    // consistent data.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The handle to the store's thread.

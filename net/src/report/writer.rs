@@ -12,6 +12,7 @@
 //! dropped data.
 
 use super::file::{Change, ReportError, ReportFile};
+use crate::lock;
 use crate::metrics::Metrics;
 use minmax_core::report::Inspection;
 use minmax_core::{ReportRow, RowWriter};
@@ -19,7 +20,7 @@ use polling::Poller;
 use std::io;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
@@ -128,12 +129,6 @@ struct Shared {
     failure: Mutex<Option<ReportFailure>>,
     poller: Arc<Poller>,
     metrics: Metrics,
-}
-
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    // The writer's critical sections cannot panic midway (they move vectors and set
-    // flags), so a poisoned lock still guards consistent data.
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The handle to the report's writer thread.
