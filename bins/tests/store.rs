@@ -2,7 +2,7 @@
 //! `minmax-server` and a throwaway PostgreSQL the test starts itself (Unix socket
 //! only; skipped with a message where PostgreSQL is not installed): one id space
 //! across servers, races, a server SIGKILLed while holding ids, durability of
-//! acknowledged rows, the store lost under load, and `export`.
+//! acknowledged rows, the store lost under load, the store's metrics, and `export`.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -227,6 +227,30 @@ fn a_store_lost_under_load_loses_no_acknowledged_row_and_records_no_failed_one()
         failed.len(),
         recorded.len()
     );
+}
+
+/// The store's work is visible to an operator (§7 metrics): claims by outcome, commits
+/// with their rows and latency, and the connection each server holds to the store.
+#[test]
+fn claims_and_commits_are_counted_in_the_metrics() {
+    let Some(store) = store() else { return };
+    let url = store.url();
+    let args = ["--store", url.as_str(), "--metrics", "127.0.0.1:0"];
+    let (a, b) = (Server::start(&args), Server::start(&args));
+    let mut on_a = a.connect();
+    assert_eq!(start(&mut on_a, "anton"), START_OK);
+    assert_eq!(start(&mut b.connect(), "anton"), EXISTS);
+    assert_eq!(on_a.request(r#"{"op": "NUMBER", "number": 4}"#), r#"{"op": "NUMBER", "status": true}"#);
+    assert_eq!(on_a.request(r#"{"op": "STOP"}"#), r#"{"op": "STOP", "status": true, "min": 4, "max": 4}"#);
+    assert_eq!(a.metric(r#"minmax_store_claims_total{outcome="granted"}"#), 1.0);
+    assert_eq!(b.metric(r#"minmax_store_claims_total{outcome="taken"}"#), 1.0);
+    assert_eq!(a.metric("minmax_store_commits_total"), 1.0);
+    assert_eq!(a.metric("minmax_store_rows_per_commit_sum"), 1.0);
+    assert_eq!(a.metric("minmax_store_commit_seconds_count"), 1.0);
+    assert_eq!(b.metric("minmax_store_commits_total"), 0.0);
+    for server in [&a, &b] {
+        assert_eq!(server.metric("minmax_store_connects_total"), 1.0);
+    }
 }
 
 fn report_count(server: &Server) -> usize {

@@ -154,19 +154,6 @@ impl TlsConn {
 const STARTED: &str = r#"{"op": "START", "status": true}"#;
 const NUMBER_OK: &str = r#"{"op": "NUMBER", "status": true}"#;
 
-/// Reads the metrics endpoint whose address the server logged.
-fn scrape(server: &Server) -> String {
-    let line = server.wait_for_log("metrics on http://");
-    let addr: SocketAddr =
-        line.split("http://").nth(1).unwrap().trim_end_matches("/metrics").parse().unwrap();
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).unwrap();
-    stream.set_read_timeout(Some(TIMEOUT)).unwrap();
-    stream.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
-    let mut text = String::new();
-    stream.read_to_string(&mut text).unwrap();
-    text
-}
-
 #[test]
 fn a_verified_session_with_a_client_certificate() {
     let material = Material::new();
@@ -201,8 +188,7 @@ fn a_verified_session_with_a_client_certificate() {
     assert_eq!(old.start("berta"), STARTED);
     assert_eq!(old.request(r#"{"op": "NUMBER", "number": 3}"#), NUMBER_OK);
     assert!(old.request(r#"{"op": "STOP"}"#).contains(r#""min": 3, "max": 3"#));
-    let metrics = scrape(&server);
-    assert!(metrics.contains(r#"minmax_tls_handshakes_total{outcome="ok"} 2"#), "{metrics}");
+    assert_eq!(server.metric(r#"minmax_tls_handshakes_total{outcome="ok"}"#), 2.0);
     assert_eq!(
         report_rows(&server.report()),
         vec![

@@ -233,6 +233,7 @@ impl Server {
             .unwrap_or_else(|| panic!("no sample {sample} in:\n{body}"))
     }
 
+    /// A new connection to the server's port.
     pub fn connect(&self) -> Conn {
         Conn::connect(self.addr)
     }
