@@ -74,6 +74,23 @@ pub enum StoreError {
     Unsuitable(String),
 }
 
+/// PostgreSQL's error followed by its causes: on its own, the client's text ("error
+/// connecting to server") does not say whether the host, the port or the password
+/// was wrong.
+fn with_causes(error: &postgres::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(error);
+    while let Some(inner) = cause {
+        let more = inner.to_string();
+        if !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        cause = inner.source();
+    }
+    text
+}
+
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -82,7 +99,9 @@ impl std::fmt::Display for StoreError {
                 "the store's connection string is not valid ({error}): expected a libpq-style URL such as \
                  postgresql://user@host/db or 'host=/run/postgresql dbname=minmax'"
             ),
-            StoreError::Database { action, source } => write!(f, "cannot {action} the store: {source}"),
+            StoreError::Database { action, source } => {
+                write!(f, "cannot {action} the store: {}", with_causes(source))
+            }
             StoreError::Io(error) => write!(f, "{error}"),
             StoreError::BadRow(problem) => write!(f, "the store's report table holds {problem}"),
             StoreError::Unsuitable(problem) => write!(f, "the store cannot be used: {problem}"),
@@ -190,6 +209,11 @@ fn connect(config: &postgres::Config) -> Result<postgres::Client, StoreError> {
     let mut schema = client.transaction().map_err(database("create the schema of"))?;
     schema
         .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK])
+        .map_err(database("create the schema of"))?;
+    // An existing table is the usual case, not news: PostgreSQL's NOTICE about it
+    // would reach the log as a line of its own at every start.
+    schema
+        .batch_execute("SET LOCAL client_min_messages = warning")
         .map_err(database("create the schema of"))?;
     schema.batch_execute(SCHEMA).map_err(database("create the schema of"))?;
     schema.commit().map_err(database("create the schema of"))?;
