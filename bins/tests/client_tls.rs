@@ -379,6 +379,19 @@ fn a_plain_server_reached_with_tls_is_a_clear_error_not_a_hang() {
     assert_eq!(json_member(&done, "tls_error"), "no TLS handshake");
 }
 
+/// The likelier mistake of the two: forgetting --tls. The TLS server's alert,
+/// read as a frame, would announce a 352 518 912-byte reply.
+#[test]
+fn a_tls_server_reached_without_tls_says_to_connect_with_tls() {
+    let pki = Pki::new();
+    let server = pki.server("server", false);
+    let done = run("anton", server.addr.port(), "localhost", &[], "3 9\n");
+    assert_eq!(done.code, Some(5), "{}", done.stderr);
+    assert!(message(&done).contains("the server answered with TLS, not a frame"), "{}", done.stderr);
+    assert!(message(&done).contains("connect with --tls"), "{}", done.stderr);
+    assert!(!done.stderr.contains("352518912"), "{}", done.stderr);
+}
+
 #[test]
 fn tls_files_that_cannot_be_used_are_exit_2_naming_the_file() {
     let pki = Pki::new();

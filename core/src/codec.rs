@@ -169,9 +169,28 @@ pub fn encode_frame(out: &mut Vec<u8>, write_body: impl FnOnce(&mut Vec<u8>)) {
     out[start..start + PREFIX_LEN].copy_from_slice(&prefix.to_be_bytes());
 }
 
+/// Whether a length prefix is really the start of a TLS record (content type 20 to
+/// 23, version 3.x): what a peer that speaks TLS sends where a frame was expected.
+/// Such a prefix announces hundreds of megabytes, and saying "TLS" is the useful
+/// answer to it.
+pub fn looks_like_tls_record(announced: u32) -> bool {
+    let [content_type, major, minor, _] = announced.to_be_bytes();
+    (20..=23).contains(&content_type) && major == 3 && minor <= 4
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tls_records_are_recognised_in_a_length_prefix() {
+        // A TLS 1.2 alert and a ClientHello record's first four bytes.
+        assert!(looks_like_tls_record(u32::from_be_bytes([0x15, 0x03, 0x03, 0x00])));
+        assert!(looks_like_tls_record(u32::from_be_bytes([0x16, 0x03, 0x01, 0x02])));
+        assert!(!looks_like_tls_record(u32::from_be_bytes([0x00, 0x00, 0x00, 0x20])));
+        assert!(!looks_like_tls_record(u32::from_be_bytes([0x16, 0x04, 0x01, 0x02])));
+        assert!(!looks_like_tls_record(u32::from_be_bytes([0x7f, 0xff, 0xff, 0xff])));
+    }
 
     fn frame(body: &[u8]) -> Vec<u8> {
         let mut out = Vec::new();

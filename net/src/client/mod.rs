@@ -34,7 +34,7 @@ use crate::registered::Registered;
 use connect::{Attempts, LookupFailure, Resolution};
 use minmax_core::client::{MAX_REPLY_FRAME, PROMPT, Wants};
 use minmax_core::{
-    Client, ClientAction, ClientConfig, ClientEvent, ConnectFailure, Decoded, Decoder, Exit, Timestamp,
+    Client, ClientAction, ClientConfig, ClientEvent, ConnectFailure, Decoded, Decoder, Exit, Timestamp, codec,
 };
 use polling::{Event, Events, PollMode, Poller};
 use std::collections::VecDeque;
@@ -441,6 +441,13 @@ impl Driver<'_> {
                         match conn.decoder.decode(&mut input) {
                             Decoded::Frame(frame) => frames.push(frame.to_vec()),
                             Decoded::NeedMore => break None,
+                            Decoded::TooLong { announced } if codec::looks_like_tls_record(announced) => {
+                                break Some(Ending::Lost(
+                                    "the server answered with TLS, not a frame: it is a TLS server (then connect \
+                                     with --tls)"
+                                        .to_string(),
+                                ));
+                            }
                             Decoded::TooLong { announced } => {
                                 break Some(Ending::Lost(format!(
                                     "the server announced a {announced}-byte frame, over the {MAX_REPLY_FRAME} bytes a reply may take"
