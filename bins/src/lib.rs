@@ -17,3 +17,23 @@ pub mod cli;
 pub mod client;
 pub mod conform;
 pub mod logging;
+
+/// `print!` for output a reader may stop reading (`minmax-conform --list | head`):
+/// a closed pipe ends the output, not the program, where `print!` would panic. The
+/// results that matter are also in the report files and the exit code.
+#[macro_export]
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `println!` as [`out!`] is `print!`.
+#[macro_export]
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}

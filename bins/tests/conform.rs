@@ -143,6 +143,23 @@ fn list_only_and_exclude_select_cases_by_pattern() {
     assert!(String::from_utf8_lossy(&listed.stdout).contains("client/7/interrupt-sends-quit"));
 }
 
+/// `minmax-conform server --list | head -1`: the reader is gone before the list is.
+#[test]
+fn a_list_into_a_closed_pipe_is_cut_short_without_a_panic() {
+    for battery in ["server", "client"] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let output = Command::new(env!("CARGO_BIN_EXE_minmax-conform"))
+            .args([battery, "--list", "--level", "all"])
+            .stdout(writer)
+            .output()
+            .expect("minmax-conform runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
 #[test]
 fn reports_are_written_as_json_junit_and_one_self_contained_page() {
     let dir = tempfile::tempdir().unwrap();

@@ -89,7 +89,7 @@ enum Job<'a> {
 /// `minmax-conform grade`.
 pub fn run_cli(args: super::cli::GradeArgs) -> Result<u8, String> {
     if args.print_rubric {
-        print!("{}", super::rubric::DEFAULT);
+        crate::out!("{}", super::rubric::DEFAULT);
         return Ok(super::EXIT_PASSED);
     }
     let rubric = match &args.rubric {
@@ -205,12 +205,12 @@ pub fn run_cli(args: super::cli::GradeArgs) -> Result<u8, String> {
     let seconds = started.elapsed().as_secs_f64();
     write_gradebook(&args.out, &submissions, &per_submission, &rubric, seconds)?;
     let mut any_failed = false;
-    println!("{:<24} {:>8} {:>8} {:>6}  verdicts", "submission", "score", "of", "%");
+    crate::outln!("{:<24} {:>8} {:>8} {:>6}  verdicts", "submission", "score", "of", "%");
     for (submission, outcomes) in submissions.iter().zip(&per_submission) {
         let (earned, possible) = totals(&rubric, outcomes);
         let tally = Tally::of(outcomes);
         any_failed |= tally.failed();
-        println!(
+        crate::outln!(
             "{:<24} {:>8.2} {:>8.2} {:>6.1}  {}",
             submission.name,
             earned,
@@ -219,14 +219,14 @@ pub fn run_cli(args: super::cli::GradeArgs) -> Result<u8, String> {
             tally.line()
         );
     }
-    println!(
+    crate::outln!(
         "gradebook: {} ({} submissions, {:.1} s)",
         args.out.join("index.html").display(),
         submissions.len(),
         seconds
     );
     let all: Vec<Outcome> = per_submission.into_iter().flatten().collect();
-    println!("{}", Tally::of(&all).line());
+    crate::outln!("{}", Tally::of(&all).line());
     Ok(if any_failed { super::EXIT_FAILED } else { super::EXIT_PASSED })
 }
 

@@ -99,9 +99,9 @@ pub fn run_cli(args: super::cli::MatrixArgs) -> Result<u8, String> {
         }
     });
     let results = results.into_inner().unwrap_or_else(std::sync::PoisonError::into_inner);
-    print!("{}", grid(&clients, &servers, &results));
+    crate::out!("{}", grid(&clients, &servers, &results));
     let failed = results.iter().filter(|cell| **cell != Cell::Ok).count();
-    println!("{} passed, {} failed", results.len() - failed, failed);
+    crate::outln!("{} passed, {} failed", results.len() - failed, failed);
     Ok(if failed == 0 { super::EXIT_PASSED } else { super::EXIT_FAILED })
 }
 

@@ -107,12 +107,12 @@ fn run_server(args: cli::ServerArgs) -> Result<u8, String> {
     }
     if common.list {
         for case in &selected {
-            println!("{}  [{}]  {}", case.info.id, case.info.level.name(), case.info.description);
+            crate::outln!("{}  [{}]  {}", case.info.id, case.info.level.name(), case.info.description);
             for line in case.expectation().lines() {
-                println!("    {line}");
+                crate::outln!("    {line}");
             }
         }
-        println!("{} server cases", selected.len());
+        crate::outln!("{} server cases", selected.len());
         return Ok(EXIT_PASSED);
     }
     let timeout = Duration::from_secs_f64(common.timeout);
@@ -177,9 +177,9 @@ fn run_server(args: cli::ServerArgs) -> Result<u8, String> {
 pub fn finish(outcomes: &[Outcome], info: &RunInfo, common: &Common) -> Result<u8, String> {
     let text = report::text(outcomes, info, report::use_colour());
     if common.quiet {
-        println!("{}", Tally::of(outcomes).line());
+        crate::outln!("{}", Tally::of(outcomes).line());
     } else {
-        print!("{text}");
+        crate::out!("{text}");
     }
     write_file(common.json.as_deref(), &report::json_text(outcomes, info))?;
     write_file(common.junit.as_deref(), &report::junit(outcomes, info))?;

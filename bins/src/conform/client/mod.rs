@@ -675,12 +675,12 @@ pub fn run_cli(args: super::cli::ClientArgs) -> Result<u8, String> {
     }
     if common.list {
         for case in &selected {
-            println!("{}  [{}]  {}", case.info.id, case.info.level.name(), case.info.description);
+            crate::outln!("{}  [{}]  {}", case.info.id, case.info.level.name(), case.info.description);
             for line in case.expectation.lines() {
-                println!("    {line}");
+                crate::outln!("    {line}");
             }
         }
-        println!("{} client cases", selected.len());
+        crate::outln!("{} client cases", selected.len());
         return Ok(super::EXIT_PASSED);
     }
     let Some(cmd) = args.cmd else {
