@@ -214,9 +214,14 @@ fn the_tool_itself_failing_is_exit_2() {
         &["server", "--no-such-option"],
         &["client", "--cmd", "true {port}"],
         &["server", "--addr", "10.1.2.3:5000"],
+        &["grade"],
     ] {
         let output = conform(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", text(&output));
     }
     assert_eq!(conform(&["--help"]).status.code(), Some(0));
+    // The rubric needs no folder of submissions to be shown.
+    let rubric = conform(&["grade", "--print-rubric"]);
+    assert_eq!(rubric.status.code(), Some(0), "{}", text(&rubric));
+    assert!(String::from_utf8_lossy(&rubric.stdout).contains("--rubric FILE"), "{}", text(&rubric));
 }

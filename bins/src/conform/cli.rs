@@ -145,7 +145,8 @@ pub struct ClientArgs {
 #[derive(ClapArgs, Debug)]
 pub struct GradeArgs {
     /// A folder with one subfolder per submission
-    pub dir: PathBuf,
+    #[arg(required_unless_present = "print_rubric")]
+    pub dir: Option<PathBuf>,
     /// Where the gradebook goes
     #[arg(long, value_name = "DIR", default_value = "gradebook")]
     pub out: PathBuf,

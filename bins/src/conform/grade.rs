@@ -100,9 +100,12 @@ pub fn run_cli(args: super::cli::GradeArgs) -> Result<u8, String> {
         }
         None => Rubric::builtin(),
     };
-    let submissions = submissions(&args.dir, &args.server_file, &args.client_file)?;
+    let Some(dir) = &args.dir else {
+        return Err("no folder of submissions given: minmax-conform grade DIR".to_string());
+    };
+    let submissions = submissions(dir, &args.server_file, &args.client_file)?;
     if submissions.is_empty() {
-        return Err(format!("{} holds no submission folder", args.dir.display()));
+        return Err(format!("{} holds no submission folder", dir.display()));
     }
     let python = if args.python.contains('/') {
         process::absolute(Path::new(&args.python)).display().to_string()
