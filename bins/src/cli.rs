@@ -225,15 +225,84 @@ pub fn exit_for(kind: ErrorKind) -> Exit {
 /// definitions as `--help`, so they cannot drift.
 pub const GENERATE: &str = "--generate";
 
+/// `T`'s command line with [`GENERATE`] in it, for `--help`, the man page and the
+/// completions to show. It is handled before parsing (a program's required
+/// arguments must not be asked for), so clap only ever sees it misplaced.
+pub fn command<T: clap::CommandFactory>() -> clap::Command {
+    T::command().arg(
+        clap::Arg::new("generate")
+            .long("generate")
+            .value_name("man|SHELL")
+            .help("Print this program's man page (man) or completions (bash, zsh, fish, elvish, powershell), and exit; it must be the first argument")
+            .exclusive(true),
+    )
+}
+
+/// Parses the process's arguments against [`command`]: the `T` they make, or clap's
+/// error.
+pub fn try_parse<T: clap::Parser>() -> Result<T, clap::Error> {
+    let matches = command::<T>().try_get_matches()?;
+    T::from_arg_matches(&matches)
+}
+
+/// The man page: clap_mangen's, with every subcommand's description, synopsis and
+/// options in the same page (clap_mangen would only point to one page per
+/// subcommand, which one `--generate man` cannot write).
+fn render_man(mut command: clap::Command, out: &mut Vec<u8>) -> std::io::Result<()> {
+    command.build();
+    let name = command.get_name().to_string();
+    let subcommands: Vec<clap::Command> = command
+        .get_subcommands()
+        .filter(|sub| !sub.is_hide_set() && sub.get_name() != "help")
+        .cloned()
+        .collect();
+    let man = clap_mangen::Man::new(command.clone());
+    if subcommands.is_empty() {
+        return man.render(out);
+    }
+    man.render_title(out)?;
+    man.render_name_section(out)?;
+    man.render_synopsis_section(out)?;
+    man.render_description_section(out)?;
+    man.render_options_section(out)?;
+    for sub in subcommands {
+        let full = format!("{name} {}", sub.get_name());
+        writeln!(out, ".SH \"{}\"", full.to_uppercase())?;
+        let has_extra = sub.get_after_help().is_some() || sub.get_after_long_help().is_some();
+        let part_man = clap_mangen::Man::new(sub.bin_name(full.clone()).display_name(full));
+        let mut part = Vec::new();
+        part_man.render_description_section(&mut part)?;
+        part_man.render_synopsis_section(&mut part)?;
+        part_man.render_options_section(&mut part)?;
+        if has_extra {
+            part_man.render_extra_section(&mut part)?;
+        }
+        // One level down: the subcommand's sections are subsections of its own.
+        for line in String::from_utf8_lossy(&part).lines() {
+            match line.strip_prefix(".SH ") {
+                Some(heading) => writeln!(out, ".SS {heading}")?,
+                None => writeln!(out, "{line}")?,
+            }
+        }
+    }
+    if command.get_after_help().is_some() || command.get_after_long_help().is_some() {
+        man.render_extra_section(out)?;
+    }
+    if command.get_version().is_some() {
+        man.render_version_section(out)?;
+    }
+    Ok(())
+}
+
 /// Prints what `--generate WHAT` asks for; the exit status.
 fn generate<T: clap::CommandFactory>(what: &str) -> Exit {
-    let mut command = T::command();
+    let mut command = command::<T>();
     let name = command.get_name().to_string();
     // Rendered first, written after: clap_complete panics when its writer fails,
     // and a closed standard output must be an error message, not a panic.
     let mut text = Vec::new();
     let rendered = match what {
-        "man" => clap_mangen::Man::new(command).render(&mut text),
+        "man" => render_man(command, &mut text),
         shell => match shell.parse::<clap_complete::Shell>() {
             Ok(shell) => {
                 clap_complete::generate(shell, &mut command, name.clone(), &mut text);
@@ -273,11 +342,11 @@ pub fn generate_if_asked<T: clap::CommandFactory>() {
 /// `PROGRAM --generate man|SHELL` prints documentation instead (see [`GENERATE`]).
 pub fn parse_or_exit<T: clap::Parser>() -> T {
     generate_if_asked::<T>();
-    match T::try_parse() {
+    match try_parse::<T>() {
         Ok(parsed) => parsed,
         Err(error) => {
             let status = exit_for(error.kind());
-            let program = T::command().get_name().to_string();
+            let program = command::<T>().get_name().to_string();
             match explain(&error, &program) {
                 Some(message) => {
                     // A broken standard error must not turn an exit code into a panic.

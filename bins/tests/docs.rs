@@ -1,6 +1,8 @@
 //! Every program writes its man page and shell completions from its own clap
 //! definitions (`PROGRAM --generate man|SHELL`, issue 14), so they say what --help
-//! says; readme.txt tells how to install them.
+//! says; readme.txt tells how to install them. A program with subcommands has one
+//! page that documents each subcommand's options, not pointers to pages it cannot
+//! write.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -10,8 +12,9 @@ const PROGRAMS: [(&str, &str, &str); 5] = [
     ("minmax-server", env!("CARGO_BIN_EXE_minmax-server"), "frame-timeout"),
     ("minmax-client", env!("CARGO_BIN_EXE_minmax-client"), "encrypt"),
     ("minmax-bench", env!("CARGO_BIN_EXE_minmax-bench"), "pipeline"),
-    ("minmax-conform", env!("CARGO_BIN_EXE_minmax-conform"), "grade"),
-    ("minmax-certs", env!("CARGO_BIN_EXE_minmax-certs"), "days"),
+    // Options of a subcommand: grade's, and client's.
+    ("minmax-conform", env!("CARGO_BIN_EXE_minmax-conform"), "client-encrypt-arg"),
+    ("minmax-certs", env!("CARGO_BIN_EXE_minmax-certs"), "ids-from"),
 ];
 
 fn generate(binary: &str, what: &str) -> (Option<i32>, String) {
@@ -29,6 +32,11 @@ fn every_program_writes_its_man_page_and_completions() {
         assert_eq!(code, Some(0), "{name}: {man}");
         assert!(man.contains(&format!(".TH {name} 1")), "{name}: {man}");
         assert!(man.contains(&option.replace('-', "\\-")), "{name}'s man page lacks {option}");
+        assert!(!man.contains("(1)"), "{name}'s man page points to other pages: {man}");
+        // --generate itself is documented, in the page and in --help.
+        assert!(man.contains("\\-\\-generate"), "{name}'s man page lacks --generate");
+        let help = Command::new(binary).arg("--help").output().unwrap();
+        assert!(String::from_utf8_lossy(&help.stdout).contains("--generate <man|SHELL>"), "{name} --help");
         for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
             let (code, completions) = generate(binary, shell);
             assert_eq!(code, Some(0), "{name} {shell}: {completions}");

@@ -20,8 +20,8 @@ Examples:
   minmax-conform server --cmd 'minmax-server {port}' --level all --html report.html
   minmax-conform server --addr 127.0.0.1:5000 --report /srv/minmax/report.csv
   minmax-conform server --list --level seed
-  minmax-conform server --cmd 'python3 server.py {port}' --only 'server/6/*' --exclude server/6/csv-quoting
-  minmax-conform grade submissions/ --out gradebook/ -j 2
+  minmax-conform server --cmd 'python3 server.py {port}' --exclude server/6/csv-quoting
+  minmax-conform grade submissions/ --out gradebook/ -j 2 --client-encrypt-arg=--encrypt
   minmax-conform matrix submissions/
 
 Exit codes:
@@ -210,7 +210,7 @@ pub struct MatrixArgs {
 pub fn parse() -> Args {
     // The programs' shared --generate (man page, completions): documentation only.
     crate::cli::generate_if_asked::<Args>();
-    match Args::try_parse() {
+    match crate::cli::try_parse::<Args>() {
         Ok(args) => args,
         Err(error) => {
             let _ = error.print();
