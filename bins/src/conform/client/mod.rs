@@ -369,7 +369,7 @@ impl<'a> Ctx<'a> {
             None => {
                 if self.encrypted {
                     return Err(Finding::Unsupported(
-                        "the client sent no key: it does not offer encryption (give --encrypt-cmd if it needs a flag)"
+                        "the client sent no key: it does not offer encryption (if it needs a flag to encrypt: --encrypt-cmd, or --client-encrypt-arg when grading)"
                             .into(),
                     ));
                 }
