@@ -4,7 +4,8 @@ the readme cannot drift from the programs.
 The commands run in order, in one fresh directory (with interop/ reachable as in the
 clone), with the built binaries first on the PATH and a HOME of their own. A command
 that starts a server (`minmax-server PORT ...`) is started in the background and
-stays up for the commands after it; since tests never bind fixed ports, it listens
+stays up for the commands after it (a second server on the same port fails the test,
+as it would fail for a reader); since tests never bind fixed ports, it listens
 on a free port, and the readme's port (5000, 5001, ...) is replaced by that one in the
 commands that follow (a --metrics address gets a free port too). A store URL of the
 readme is replaced by a throwaway PostgreSQL's (skipped, with the reason, when none
@@ -76,7 +77,9 @@ class Servers:
     def start(self, command):
         words = command.split()
         port = words[1]
-        self.stop(port)
+        # A reader pastes the commands in order and stops nothing in between.
+        if port in self.running:
+            pytest.fail("%r: a server the readme started earlier still runs on port %s" % (command, port))
         words[1] = "0"
         text = " ".join(words)
         text = re.sub(r"--metrics 127\.0\.0\.1:\d+", "--metrics 127.0.0.1:0", text)

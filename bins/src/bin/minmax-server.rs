@@ -128,12 +128,12 @@ struct Args {
     tls_client_ca: Option<PathBuf>,
 
     /// Keep client ids and the report in this PostgreSQL store, shared with other servers
-    /// (a libpq-style URL or key=value string; the password from PGPASSWORD or
-    /// --store-password-file, never on the command line)
+    /// (a libpq-style URL or key=value string; give the password in PGPASSWORD or
+    /// --store-password-file: one in the URL works, but ps shows it to every user)
     #[arg(long, value_name = "URL")]
     store: Option<String>,
 
-    /// A file holding the store's password
+    /// A file holding the store's password (else PGPASSWORD)
     #[arg(long, value_name = "FILE", requires = "store")]
     store_password_file: Option<PathBuf>,
 
