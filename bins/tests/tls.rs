@@ -315,6 +315,42 @@ fn a_client_certificate_from_another_ca_or_none_is_refused() {
     assert_eq!(owner.start("anton"), STARTED);
 }
 
+/// A client certificate of the right CA that names no client id (no URI SAN
+/// `minmax:client/ID`, no subject CN) fails the handshake (§8), with an alert the
+/// client can report, not a silent close.
+#[test]
+fn a_client_certificate_naming_no_id_fails_the_handshake_with_an_alert() {
+    let material = Material::new();
+    let issuer = rcgen::Issuer::from_ca_cert_pem(
+        &material.ca.pem.cert,
+        rcgen::KeyPair::from_pem(&material.ca.pem.key).unwrap(),
+    )
+    .unwrap();
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(rcgen::DnType::OrganizationName, "no one in particular");
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let key = rcgen::KeyPair::generate().unwrap();
+    let nameless = Pem { cert: params.signed_by(&key, &issuer).unwrap().pem(), key: key.serialize_pem() };
+    let server = start(&material.server_args(true));
+    let ca = &material.ca.pem.cert;
+    for versions in [&[&rustls::version::TLS13][..], &[&rustls::version::TLS12]] {
+        let config = client_config_for(ca, Some(&nameless), versions);
+        // TLS 1.3 clients finish first and learn of the refusal on their next read.
+        let error = match TlsConn::connect(server.addr, config, "localhost") {
+            Ok(mut conn) => {
+                conn.send(r#"{"op": "START", "client_id": "anton"}"#);
+                conn.try_recv().expect_err("no reply on a refused connection").to_string()
+            }
+            Err(error) => error,
+        };
+        assert!(error.contains("AccessDenied"), "{versions:?}: {error}");
+    }
+    let line = server.wait_for_log("TLS handshake failed");
+    assert!(line.contains("names no client id"), "{line}");
+}
+
 #[test]
 fn plain_frames_to_a_tls_port_are_closed_and_logged() {
     let material = Material::new();

@@ -1277,6 +1277,9 @@ fn failure_reason(error: &rustls::Error, handshaking: bool) -> String {
             | AlertDescription::CertificateUnknown,
         ) => " (the client refused the server's certificate)",
         Error::NoCertificatesPresented => " (a client certificate is required: --tls-client-ca)",
+        Error::InvalidCertificate(rustls::CertificateError::ApplicationVerificationFailure) => {
+            " (the client certificate names no client id: no URI SAN minmax:client/ID, no subject CN)"
+        }
         Error::InvalidCertificate(_) => " (the client's certificate)",
         _ => "",
     };
