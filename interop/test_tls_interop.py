@@ -88,7 +88,8 @@ def test_a_plain_session_inside_tls(minmax_server, certs):
     assert old.sock.version() == "TLSv1.2"
     expect(old, {"op": "START", "client_id": "berta"}, {"op": "START", "status": True})
     expect(old, {"op": "QUIT"}, {"op": "QUIT", "status": True})
-    old.close()
+    # A clean TLS close: unwrap() sends close_notify and waits for the server's.
+    old.sock.unwrap().close()
     assert server.stop() == 0
     assert "WARN" not in "".join(server.log), "".join(server.log)
 

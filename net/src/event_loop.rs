@@ -932,6 +932,9 @@ impl Io {
         match read {
             Ok(0) => {
                 debug!(%peer, conn = %id, "peer closed the connection");
+                // Over TLS, a peer that closed with close_notify waits for ours (RFC
+                // 8446 §6.1); without it, Python's unwrap() ends in an EOF error.
+                conn.notify_close();
                 conn.closing = true;
                 self.carry_out(now, machine.handle_disconnect(id));
             }
