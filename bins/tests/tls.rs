@@ -388,6 +388,30 @@ fn a_stalled_handshake_is_closed_after_the_frame_timeout() {
     assert_eq!(good.request(r#"{"op": "NUMBER", "number": 9}"#), NUMBER_OK);
 }
 
+/// A TLS record left half-sent after the handshake holds a frame back as half a
+/// frame does: the frame timeout closes it however slowly the rest trickles (§7, §8).
+#[test]
+fn a_half_sent_tls_record_is_closed_after_the_frame_timeout() {
+    let material = Material::new();
+    let mut args = material.server_args(false);
+    args.extend(["--frame-timeout".into(), "1".into()]);
+    let server = start(&args);
+    let config = client_config(&material.ca.pem.cert, None);
+    let mut stalled = TlsConn::connect(server.addr, config.clone(), "localhost").unwrap();
+    assert_eq!(stalled.start("stalled"), STARTED);
+    // An application-data record header announcing 256 bytes, and 3 of them.
+    stalled.stream.sock.write_all(&[0x17, 0x03, 0x03, 0x01, 0x00, 1, 2, 3]).unwrap();
+    let mut good = TlsConn::connect(server.addr, config.clone(), "localhost").unwrap();
+    assert_eq!(good.start("busy"), STARTED);
+    assert!(stalled.try_recv().is_err(), "the stalled connection is closed, with no reply");
+    let line = server.wait_for_log("closing the connection");
+    assert!(line.contains("--frame-timeout"), "{line}");
+    // Its session was discarded: the id is free, and the other client was served.
+    let mut again = TlsConn::connect(server.addr, config, "localhost").unwrap();
+    assert_eq!(again.start("stalled"), STARTED);
+    assert_eq!(good.request(r#"{"op": "NUMBER", "number": 9}"#), NUMBER_OK);
+}
+
 #[test]
 fn an_eof_without_close_notify_between_frames_is_an_ordinary_disconnect() {
     let material = Material::new();

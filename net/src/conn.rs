@@ -56,6 +56,10 @@ pub(crate) struct TlsLink {
     peer_closed: bool,
     /// Plaintext of `out` handed to rustls whose records have not all left yet.
     in_records: usize,
+    /// Where the bytes read so far stand in TLS's record framing.
+    pub(crate) records: RecordBoundary,
+    /// A new record began in the bytes of the last read.
+    pub(crate) record_began: bool,
     /// Send close_notify once every reply has been handed over (the server closes).
     close_notify: bool,
 }
@@ -247,9 +251,11 @@ impl Conn {
         let Link::Tls(tls) = &mut self.link else {
             return TlsRead::Progress;
         };
+        tls.record_began = false;
         if tls.session.wants_read() {
-            let mut socket = self.socket.get();
-            match tls.session.read_tls(&mut socket) {
+            let TlsLink { session, records, record_began, .. } = &mut **tls;
+            let mut socket = Followed { socket: self.socket.get(), records, began: record_began };
+            match session.read_tls(&mut socket) {
                 // rustls records the end of the stream too, and its reader tells it
                 // once the plaintext before it has been taken.
                 Ok(0) => tls.eof = true,
@@ -386,8 +392,66 @@ impl TlsLink {
             eof: false,
             peer_closed: false,
             in_records: 0,
+            records: RecordBoundary::default(),
+            record_began: false,
             close_notify: false,
         }
+    }
+}
+
+/// Follows TLS's record framing (a 5-byte header whose last two bytes give the
+/// length of the body behind it) over the bytes read, without decrypting anything:
+/// a record left half-sent is half a frame to §7's frame timeout, and rustls does
+/// not say whether it holds one.
+#[derive(Debug, Default)]
+pub(crate) struct RecordBoundary {
+    header: [u8; 5],
+    header_len: usize,
+    body_left: usize,
+}
+
+impl RecordBoundary {
+    /// Follows `bytes`; whether a new record began in them.
+    pub(crate) fn follow(&mut self, mut bytes: &[u8]) -> bool {
+        let mut began = false;
+        while !bytes.is_empty() {
+            if self.body_left > 0 {
+                let taken = self.body_left.min(bytes.len());
+                self.body_left -= taken;
+                bytes = &bytes[taken..];
+                continue;
+            }
+            began |= self.header_len == 0;
+            let taken = (self.header.len() - self.header_len).min(bytes.len());
+            self.header[self.header_len..self.header_len + taken].copy_from_slice(&bytes[..taken]);
+            self.header_len += taken;
+            bytes = &bytes[taken..];
+            if self.header_len == self.header.len() {
+                self.body_left = usize::from(u16::from_be_bytes([self.header[3], self.header[4]]));
+                self.header_len = 0;
+            }
+        }
+        began
+    }
+
+    /// A record has begun and not ended.
+    pub(crate) fn is_partial(&self) -> bool {
+        self.header_len > 0 || self.body_left > 0
+    }
+}
+
+/// The socket as rustls reads it, with every byte shown to the record boundary.
+struct Followed<'a, R> {
+    socket: R,
+    records: &'a mut RecordBoundary,
+    began: &'a mut bool,
+}
+
+impl<R: Read> Read for Followed<'_, R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let count = self.socket.read(buffer)?;
+        *self.began |= self.records.follow(&buffer[..count]);
+        Ok(count)
     }
 }
 
@@ -407,4 +471,26 @@ pub(crate) fn key_of(id: ConnId) -> usize {
     // Ids count up from 1; on 64-bit targets usize holds them all, and the reserved
     // keys at the top of the range are never reached.
     id.get() as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RecordBoundary;
+
+    #[test]
+    fn record_boundaries_are_followed_across_reads() {
+        let mut records = RecordBoundary::default();
+        // Two whole records in one read: one of 3 bytes, one empty.
+        assert!(records.follow(&[23, 3, 3, 0, 3, 1, 2, 3, 23, 3, 3, 0, 0]));
+        assert!(!records.is_partial());
+        // A header split across reads, then a body trickling in.
+        assert!(records.follow(&[23, 3]));
+        assert!(records.is_partial());
+        assert!(!records.follow(&[3, 1, 0]));
+        assert!(!records.follow(&[0; 255]));
+        assert!(records.is_partial(), "one byte of the 256 is missing");
+        // The last byte, and the start of the next record in the same read.
+        assert!(records.follow(&[0, 23]));
+        assert!(records.is_partial());
+    }
 }

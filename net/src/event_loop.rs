@@ -678,6 +678,9 @@ impl EventLoop {
             }
             machine.handle_handshake(now, id, identity);
         }
+        if let Link::Tls(tls) = &conn.link {
+            machine.handle_transport_input(now, id, tls.record_began, tls.records.is_partial());
+        }
         self.read_tls_plaintext(now, key);
     }
 

@@ -112,6 +112,9 @@ struct Connection {
     /// When the first byte of the frame still incomplete arrived, or when the
     /// unfinished handshake began.
     partial_since: Option<Timestamp>,
+    /// When the first byte of the transport's record still incomplete arrived (a
+    /// TLS record, §8): bytes that are not yet any part of a frame.
+    record_partial_since: Option<Timestamp>,
     /// The key of this connection's entry in `Server::timers`, if any.
     scheduled: Option<Timestamp>,
 }
@@ -173,6 +176,7 @@ impl Server {
                 identity: None,
                 last_request: now,
                 partial_since: handshaking.then_some(now),
+                record_partial_since: None,
                 scheduled: None,
             };
             self.conns.insert(id, conn);
@@ -192,6 +196,29 @@ impl Server {
         conn.identity = identity;
         conn.partial_since = None;
         conn.last_request = now;
+        self.schedule(id);
+    }
+
+    /// The transport under the frames (TLS, §8) read input for `conn`: whether a new
+    /// record began in it, and whether one is left incomplete. A record left
+    /// half-sent holds a frame back as surely as half a frame does, so it has the
+    /// same deadline, `frame_timeout` from its first byte however slowly the rest
+    /// trickles in (§7); otherwise a TLS peer could hold a connection forever.
+    pub fn handle_transport_input(
+        &mut self,
+        now: Timestamp,
+        id: ConnId,
+        record_began: bool,
+        record_partial: bool,
+    ) {
+        let Some(conn) = self.conns.get_mut(&id) else {
+            return;
+        };
+        conn.record_partial_since = match (record_partial, conn.record_partial_since) {
+            (false, _) => None,
+            (true, Some(since)) if !record_began => Some(since),
+            (true, _) => Some(now),
+        };
         self.schedule(id);
     }
 
@@ -406,8 +433,11 @@ impl Server {
         let Some(conn) = self.conns.get(&id) else {
             return (None, None);
         };
-        let frame = conn
-            .partial_since
+        let earliest_partial = match (conn.partial_since, conn.record_partial_since) {
+            (Some(frame), Some(record)) => Some(frame.min(record)),
+            (frame, record) => frame.or(record),
+        };
+        let frame = earliest_partial
             .zip(self.config.frame_timeout)
             .and_then(|(since, timeout)| since.checked_add(timeout));
         // The idle clock starts once the connection may send requests.

@@ -200,6 +200,34 @@ fn an_unfinished_tls_handshake_is_closed_after_the_frame_timeout() {
 }
 
 #[test]
+fn a_half_sent_tls_record_is_closed_after_the_frame_timeout() {
+    let start = Timestamp::ZERO;
+    let second = |s: u64| start + Duration::from_secs(s);
+    let mut server = Server::new(Config::default());
+    let mut tls = || {
+        let (conn, effects) = server.handle_connect(start, Transport::Tls);
+        assert_eq!(effects.count(), 0);
+        server.handle_handshake(start, conn, None);
+        conn
+    };
+    let (trickling, renewing) = (tls(), tls());
+    // A record that began and stays incomplete: trickles do not extend its deadline.
+    server.handle_transport_input(second(1), trickling, true, true);
+    server.handle_transport_input(second(8), trickling, false, true);
+    // Records that complete do, and the deadline runs from the next one's start.
+    server.handle_transport_input(second(1), renewing, true, true);
+    server.handle_transport_input(second(9), renewing, true, true);
+    server.handle_transport_input(second(10), renewing, false, false);
+    server.handle_transport_input(second(12), renewing, true, true);
+    assert_eq!(server.handle_timeout(second(10)).count(), 0);
+    let effects: Vec<Effect> = server.handle_timeout(second(11)).collect();
+    assert_eq!(effects, vec![Effect::Close { conn: trickling, reason: CloseReason::FrameTimeout }]);
+    assert_eq!(server.handle_timeout(second(21)).count(), 0);
+    let effects: Vec<Effect> = server.handle_timeout(second(22)).collect();
+    assert_eq!(effects, vec![Effect::Close { conn: renewing, reason: CloseReason::FrameTimeout }]);
+}
+
+#[test]
 fn a_certificate_identity_binds_the_connection_to_its_id() {
     let now = Timestamp::ZERO;
     let mut server = Server::new(Config::default());
