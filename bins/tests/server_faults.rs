@@ -402,6 +402,35 @@ fn a_flood_of_refused_connections_is_logged_with_counts_not_line_by_line() {
     assert!(lines < 20, "{lines} lines for {floods} refusals:\n{}", server.log());
 }
 
+/// A server stopped in the middle of a flood still says how many lines it left out:
+/// the count of the last second is not lost with the process.
+#[test]
+fn a_server_stopped_during_a_flood_logs_the_count_it_held_back() {
+    let server = Server::start(&["--max-connections", "1"]);
+    let _holder = server.connect();
+    let floods = 20;
+    for _ in 0..floods {
+        let mut refused = server.connect();
+        assert_eq!(refused.recv(), r#"{"op": null, "status": false, "error": "Servidor ocupado"}"#);
+    }
+    let (status, log) = server.terminate();
+    assert!(status.success(), "{log}");
+    let suppressed = |line: &str| logfmt(line).get("suppressed").map_or(0, |n| n.parse::<u64>().unwrap());
+    let accounted: u64 = log
+        .lines()
+        .map(|line| {
+            if line.contains("refusing a connection") {
+                1 + suppressed(line)
+            } else if line.contains("more connections were refused") {
+                suppressed(line)
+            } else {
+                0
+            }
+        })
+        .sum();
+    assert_eq!(accounted, floods, "{log}");
+}
+
 /// Issue 10, item 6: a thousand connections that send invalid frames and never read
 /// their replies: memory stays bounded as a whole (§7), and a well-behaved client is
 /// still served.

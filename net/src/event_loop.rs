@@ -817,6 +817,7 @@ impl EventLoop {
         }
         self.io.release_durable();
         self.drain();
+        self.io.logs.flush_all();
         info!("shut down cleanly");
         Ok(())
     }
@@ -873,6 +874,7 @@ impl EventLoop {
         }
         self.io.carry_out(now, self.machine.handle_shutdown());
         self.drain();
+        self.io.logs.flush_all();
         Err(failure)
     }
 
@@ -1192,24 +1194,34 @@ impl LogLimits {
     /// stopped happening (otherwise its next occurrence says so).
     fn flush_overdue(&mut self, now: Timestamp) {
         let now = now.since_origin();
-        if let Some(suppressed) = self.no_descriptors.overdue(now) {
+        self.flush(|limit| limit.overdue(now));
+    }
+
+    /// Says what every condition left out, however recently: the server stops.
+    fn flush_all(&mut self) {
+        self.flush(RateLimited::take_suppressed);
+    }
+
+    /// Writes the summary line of each condition for which `due` gives a count.
+    fn flush(&mut self, mut due: impl FnMut(&mut RateLimited) -> Option<u64>) {
+        if let Some(suppressed) = due(&mut self.no_descriptors) {
             warn!(suppressed, "still out of file descriptors: more accepts were paused");
         }
-        if let Some(suppressed) = self.busy.overdue(now) {
+        if let Some(suppressed) = due(&mut self.busy) {
             warn!(
                 suppressed,
                 "more connections were refused: over --max-connections ({})",
                 ErrorCode::ServerBusy
             );
         }
-        if let Some(suppressed) = self.tls_failed.overdue(now) {
+        if let Some(suppressed) = due(&mut self.tls_failed) {
             warn!(suppressed, "more TLS connections failed their handshake or broke their records");
         }
-        if let Some(suppressed) = self.invalid_frames.overdue(now) {
+        if let Some(suppressed) = due(&mut self.invalid_frames) {
             warn!(suppressed, "more invalid frames were answered {}", ErrorCode::InvalidMessage);
         }
         for (code, limit) in ErrorCode::ALL.iter().zip(&mut self.refused) {
-            if let Some(suppressed) = limit.overdue(now) {
+            if let Some(suppressed) = due(limit) {
                 info!(error = code.message(), suppressed, "more requests were refused");
             }
         }

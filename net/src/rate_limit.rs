@@ -45,6 +45,12 @@ impl RateLimited {
         Some(std::mem::take(&mut self.suppressed))
     }
 
+    /// How many occurrences were left out since the last line, whatever the time:
+    /// for the last summary, when the program stops before the interval is over.
+    pub fn take_suppressed(&mut self) -> Option<u64> {
+        (self.suppressed > 0).then(|| std::mem::take(&mut self.suppressed))
+    }
+
     /// When [`RateLimited::overdue`] will have something to say, if ever.
     pub fn deadline(&self) -> Option<Duration> {
         self.last.filter(|_| self.suppressed > 0).map(|last| last + LOG_INTERVAL)
@@ -71,5 +77,10 @@ mod tests {
         assert_eq!(limit.overdue(ms(2000)), Some(1));
         assert_eq!(limit.overdue(ms(4000)), None);
         assert_eq!(limit.deadline(), None);
+        // Stopping within the second: the count comes out at once.
+        assert_eq!(limit.hit(ms(4000)), Some(0));
+        assert_eq!(limit.hit(ms(4001)), None);
+        assert_eq!(limit.take_suppressed(), Some(1));
+        assert_eq!(limit.take_suppressed(), None);
     }
 }
