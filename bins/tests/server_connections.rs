@@ -124,6 +124,14 @@ fn resets_bare_connects_and_cut_frames_touch_only_their_connection() {
         r#"{"op": "STOP", "status": true, "min": 9, "max": 9}"#
     );
     assert_eq!(report_rows(&server.report()).len(), 2);
+    // A flood of resets: ordinary disconnects, not a warning each (§7).
+    for _ in 0..50 {
+        let mut reset = server.connect();
+        reset.send_raw(&frame(br#"{"op": "QUIT"}"#));
+        socket2::SockRef::from(&reset.stream).set_linger(Some(Duration::ZERO)).unwrap();
+    }
+    let (_, log) = server.terminate();
+    assert!(!log.contains("WARN"), "{log}");
 }
 
 /// Order and outcome only: the deadline itself (counted from the frame's first byte,

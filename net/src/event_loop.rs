@@ -619,7 +619,7 @@ impl EventLoop {
                 return;
             }
             TlsRead::Broken(error) => {
-                warn!(%peer, conn = %id, %error, "connection dropped: reading failed");
+                log_dropped(peer, id, &error, "reading");
                 io.carry_out(now, machine.handle_disconnect(id));
                 io.drop_conn(key);
                 return;
@@ -747,7 +747,7 @@ impl EventLoop {
                     // Already closing, and already logged why; the peer left first.
                     debug!(peer = %conn.peer, conn = %conn.id, %error, "closing connection: writing failed");
                 } else {
-                    warn!(peer = %conn.peer, conn = %conn.id, %error, "connection dropped: writing failed");
+                    log_dropped(conn.peer, conn.id, &error, "writing");
                 }
                 let id = conn.id;
                 io.carry_out(now, machine.handle_disconnect(id));
@@ -946,7 +946,7 @@ impl Io {
             Ok(count) => self.carry_out(now, machine.handle_input(now, id, &buffer[..count])),
             Err(error) if matches!(error.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted) => {}
             Err(error) => {
-                warn!(%peer, conn = %id, %error, "connection dropped: reading failed");
+                log_dropped(peer, id, &error, "reading");
                 self.carry_out(now, machine.handle_disconnect(id));
                 self.drop_conn(key);
             }
@@ -1225,6 +1225,19 @@ impl LogLimits {
                 info!(error = code.message(), suppressed, "more requests were refused");
             }
         }
+    }
+}
+
+/// Logs a connection lost to a socket error. A reset or a broken pipe is the peer
+/// going away abruptly, an ordinary disconnect that killed clients and
+/// connect-and-close probes cause all the time: a warning each would flood the log
+/// (§7), so it is logged at debug. Anything else is worth a warning.
+fn log_dropped(peer: SocketAddr, conn: ConnId, error: &io::Error, doing: &str) {
+    use io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset};
+    if matches!(error.kind(), ConnectionReset | BrokenPipe | ConnectionAborted) {
+        debug!(%peer, conn = %conn, %error, "connection dropped: {doing} failed, the peer went away");
+    } else {
+        warn!(%peer, conn = %conn, %error, "connection dropped: {doing} failed");
     }
 }
 
