@@ -488,6 +488,21 @@ fn a_certificate_file_that_cannot_be_used_is_exit_2() {
     assert_eq!(failed.status.code(), Some(2), "{}", failed.stderr);
     assert!(failed.stderr.contains("server-key.pem"), "{}", failed.stderr);
     assert!(!dir.path().join("report.csv").exists(), "nothing touched before the arguments are good");
+    // A certificate given as the key, and another certificate's key: each said plainly.
+    let cert = material.path("server.pem");
+    let cert = cert.to_str().unwrap();
+    let stranger = Authority::new("stranger CA", Validity::days(2)).unwrap();
+    let other_key = material.path("other-key.pem");
+    std::fs::write(&other_key, &stranger.pem.key).unwrap();
+    for (key, says) in
+        [(cert, "not a certificate"), (other_key.to_str().unwrap(), "not this certificate's key")]
+    {
+        let failed = Server::start_in(dir.path(), &["--tls-cert", cert, "--tls-key", key])
+            .err()
+            .expect("the server refuses to start");
+        assert_eq!(failed.status.code(), Some(2), "{}", failed.stderr);
+        assert!(failed.stderr.contains(says), "{}", failed.stderr);
+    }
 }
 
 #[test]

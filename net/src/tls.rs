@@ -63,7 +63,13 @@ impl TlsFiles {
     pub fn load(&self) -> Result<Arc<ServerConfig>, TlsError> {
         let chain = read_certificates(&self.cert)?;
         let key = PrivateKeyDer::from_pem_file(&self.key).map_err(|error| {
-            file_error(&self.key, format!("no usable private key (PEM: PKCS#8, PKCS#1 or SEC1): {error}"))
+            file_error(
+                &self.key,
+                format!(
+                    "no usable private key ({error}): expected a PEM key, -----BEGIN PRIVATE KEY----- (PKCS#8), \
+                     RSA PRIVATE KEY (PKCS#1) or EC PRIVATE KEY (SEC1), not a certificate"
+                ),
+            )
         })?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
@@ -86,9 +92,13 @@ impl TlsFiles {
         };
         // rustls checks that the key is the certificate's.
         let config = builder.with_single_cert(chain, key).map_err(|error| {
+            let reason = match error {
+                rustls::Error::InconsistentKeys(_) => "it is not this certificate's key".to_string(),
+                other => other.to_string(),
+            };
             file_error(
                 &self.cert,
-                format!("cannot serve this certificate with the key in {}: {error}", self.key.display()),
+                format!("cannot serve this certificate with the key in {}: {reason}", self.key.display()),
             )
         })?;
         Ok(Arc::new(config))
