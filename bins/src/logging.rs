@@ -240,9 +240,15 @@ fn write_char_escaped(out: &mut impl fmt::Write, c: char) -> fmt::Result {
         '\n' => out.write_str("\\n"),
         '\r' => out.write_str("\\r"),
         '\t' => out.write_str("\\t"),
-        c if c.is_control() => write!(out, "\\u{{{:x}}}", u32::from(c)),
+        c if c.is_control() || is_bidi_control(c) => write!(out, "\\u{{{:x}}}", u32::from(c)),
         c => out.write_char(c),
     }
+}
+
+/// Characters that reorder the text around them when displayed (Trojan Source):
+/// an id holding U+202E would show the rest of its log line backwards.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 thread_local! {
@@ -319,5 +325,6 @@ mod tests {
         assert_eq!(value("two\nlines\u{1b}[A", false), "\"two\\nlines\\u{1b}[A\"");
         assert_eq!(value("", false), "\"\"");
         assert_eq!(value("Mensagem inválida", false), "\"Mensagem inválida\"");
+        assert_eq!(value("evil\u{202e}txt.exe", true), "\"evil\\u{202e}txt.exe\"");
     }
 }

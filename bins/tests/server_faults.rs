@@ -344,6 +344,11 @@ fn a_client_id_cannot_forge_log_fields() {
     let refused = server.wait_for_log("request refused");
     assert!(refused.contains(r#"op="\"HELLO\\n2026"#), "{refused}");
     assert!(!server.log().lines().any(|line| line.starts_with("2026-01-01")), "{}", server.log());
+    // A right-to-left override would show the rest of the line backwards: escaped.
+    let reply = server.connect().session("evil\u{202e}gnp.exe", &["1"]);
+    assert!(reply.contains(r#""status": true"#), "{reply}");
+    let line = server.wait_for_log("gnp.exe");
+    assert!(line.contains(r#"client_id="evil\u{202e}gnp.exe""#), "{line}");
 }
 
 /// Issue 10, operability: refused requests (a duplicate id, an unknown op) are
