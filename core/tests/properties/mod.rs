@@ -150,6 +150,13 @@ enum Action {
         claim: u8,
         outcome: u8,
     },
+    /// The transport (TLS, §8) read input: whether a record began in it, and whether
+    /// one is left incomplete.
+    Records {
+        conn: u8,
+        began: bool,
+        partial: bool,
+    },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -258,6 +265,11 @@ pub fn server_ops(data: &[u8]) {
                     }
                     claiming.remove(&conn);
                     effects.extend(server.handle_claimed(now, conn, outcome));
+                }
+            }
+            Action::Records { conn, began, partial } => {
+                if let Some(conn) = pick(&conns, conn) {
+                    server.handle_transport_input(now, conn, began, partial);
                 }
             }
             Action::Advance(seconds) => {
