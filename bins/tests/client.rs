@@ -34,12 +34,19 @@ fn spawn_client(args: &[&str]) -> Child {
 
 fn finish(mut child: Child) -> Finished {
     drop(child.stdin.take());
+    // Read while the client runs: output larger than a pipe's buffer would otherwise
+    // block it from ever exiting.
+    let read_all = |mut stream: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            stream.read_to_string(&mut text).unwrap();
+            text
+        })
+    };
+    let stdout = read_all(Box::new(child.stdout.take().unwrap()));
+    let stderr = read_all(Box::new(child.stderr.take().unwrap()));
     let status = common::wait_with_timeout(&mut child, TIMEOUT).expect("the client exits");
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-    Finished { status, stdout, stderr }
+    Finished { status, stdout: stdout.join().unwrap(), stderr: stderr.join().unwrap() }
 }
 
 /// Runs the client with `input` piped to it.
@@ -375,6 +382,76 @@ fn every_session_draws_a_fresh_key() {
         })
         .collect();
     assert_ne!(keys[0], keys[1]);
+}
+
+/// The client's messages on standard error (its own lines, not the program's name).
+fn messages(done: &Finished) -> Vec<&str> {
+    done.stderr.lines().map(|line| line.strip_prefix("minmax-client: ").unwrap_or(line)).collect()
+}
+
+/// A hostile server's text (its error, a reply that is not JSON) reaches the terminal
+/// with every control character shown, not acted on, and cut to an excerpt: no
+/// server can colour, clear or forge lines of the client's output. `--json` keeps the
+/// error exactly, since JSON escapes it already.
+#[test]
+fn a_servers_text_is_shown_escaped_and_cut() {
+    let evil = "evil\u{1b}[31mRED\u{1b}[0m\nfake line\r\u{202e}desrever\u{2066}";
+    let long = format!("{}\u{7}", "A".repeat(100_000));
+    for error in [evil.to_string(), long.clone()] {
+        for json in [false, true] {
+            let reply = serde_json::json!({"op": "START", "status": false, "error": error}).to_string();
+            let (port, server) = fake_server(vec![reply]);
+            let port = port.to_string();
+            let mut args = vec!["hostile", port.as_str(), "127.0.0.1"];
+            if json {
+                args.push("--json");
+            }
+            let done = run_client(&args, "3\n");
+            server.join().unwrap();
+            assert_eq!(done.status.code(), Some(3), "{}", done.stderr);
+            for raw in ['\u{1b}', '\r', '\u{7}', '\u{202e}', '\u{2066}'] {
+                assert!(!done.stderr.contains(raw), "{raw:?} reached the terminal: {:?}", done.stderr);
+            }
+            assert_eq!(messages(&done).len(), 1, "one line, none forged: {:?}", done.stderr);
+            assert!(done.stderr.len() < 600, "{} bytes of stderr: {:?}", done.stderr.len(), done.stderr);
+            if error == evil {
+                assert!(
+                    done.stderr.contains(
+                        "the server refused START: evil^[[31mRED^[[0m^Jfake line^M<U+202E>desrever<U+2066>"
+                    ),
+                    "{:?}",
+                    done.stderr
+                );
+            } else {
+                assert!(done.stderr.contains("... (100001 characters)"), "{:?}", done.stderr);
+            }
+            if json {
+                assert_eq!(done.stdout.lines().count(), 1, "{:?}", done.stdout);
+                let value: serde_json::Value = serde_json::from_str(&done.stdout).unwrap();
+                assert_eq!(value["error"].as_str(), Some(error.as_str()), "the error is kept exactly");
+                let message = value["message"].as_str().unwrap();
+                assert!(!message.contains('\u{1b}') && message.len() < 600, "{message:?}");
+            }
+        }
+    }
+    // A reply that is not JSON is quoted the same way.
+    let garbage = format!("\u{1b}[2J\u{1b}]0;pwned\u{7}not json\n{}", "B".repeat(100_000));
+    let (port, server) = fake_server(vec![garbage]);
+    let done = run_client(&["hostile", &port.to_string(), "127.0.0.1"], "3\n");
+    server.join().unwrap();
+    assert_eq!(done.status.code(), Some(5), "{}", done.stderr);
+    for raw in ['\u{1b}', '\u{7}'] {
+        assert!(!done.stderr.contains(raw), "{raw:?} reached the terminal: {:?}", done.stderr);
+    }
+    assert_eq!(messages(&done).len(), 1, "{:?}", done.stderr);
+    assert!(done.stderr.len() < 600, "{} bytes of stderr", done.stderr.len());
+    assert!(
+        done.stderr
+            .contains("the server's reply to START is not a JSON object: \"^[[2J^[]0;pwned^Gnot json^JBBB"),
+        "{:?}",
+        done.stderr
+    );
+    assert!(done.stderr.contains("... (100023 bytes)"), "{:?}", done.stderr);
 }
 
 /// Output of a process on a pseudo-terminal, collected by a thread.

@@ -213,7 +213,12 @@ impl Client {
                 ("bad signature", reason)
             }
             TlsFailure::NameMismatch(names) => {
-                let names = if names.is_empty() { "no host name or address" } else { names };
+                // The names come from the server's certificate: shown as a server's text.
+                let names = if names.is_empty() {
+                    "no host name or address".to_string()
+                } else {
+                    super::output::server_text(names)
+                };
                 let reason = format!(
                     "{not_verified}: name mismatch: it is for {names}, not for {host} (connect by one of \
                      its names, or give the server a certificate for {host})"
@@ -398,6 +403,11 @@ mod tests {
                  of its names, or give the server a certificate for localhost)"
             )
         );
+        // The names are the certificate's, so the server's: shown escaped, and cut.
+        let many = format!("a\u{1b}[2J, {}", "b.example, ".repeat(1_000));
+        let warning = failed(tls_config(None, None, false), TlsFailure::NameMismatch(&many));
+        assert!(warning.contains("it is for a^[[2J, b.example, b.example"), "{warning}");
+        assert!(warning.contains("... (11007 characters), not for localhost"), "{warning}");
         let warning = failed(tls_config(Some("ca.pem"), None, false), TlsFailure::BadSignature);
         assert!(
             warning.starts_with(&format!(

@@ -557,8 +557,8 @@ impl Client {
     fn read_reply(&mut self, now: Timestamp, actions: &mut Vec<ClientAction>, payload: &[u8]) {
         let op = self.request_in_flight().unwrap_or(Op::Quit);
         let Some(reply) = reply::parse_reply(payload) else {
-            let shown = String::from_utf8_lossy(&payload[..payload.len().min(200)]).into_owned();
-            let message = format!("the server's reply to {op} is not a JSON object: {shown:?}");
+            let shown = output::quoted_server_bytes(payload);
+            let message = format!("the server's reply to {op} is not a JSON object: {shown}");
             return self.fail(actions, Exit::Unavailable, message);
         };
         if reply.status != Some(true) {
@@ -567,10 +567,11 @@ impl Client {
                 .map(|code| format!(" ({})", code.explanation()))
                 .unwrap_or_default();
             if let State::AwaitQuit { then } = self.state {
-                let said = format!("the server answered {error:?}{explanation}");
+                let said = format!("the server answered {}{explanation}", output::quoted_server_text(error));
                 return self.finish_quit(actions, then, &said, true);
             }
-            let message = format!("the server refused {op}: {error}{explanation}");
+            // The error goes to the terminal escaped; the JSON object keeps it exact.
+            let message = format!("the server refused {op}: {}{explanation}", output::server_text(error));
             self.warn(actions, message.clone());
             let exit = if self.interrupted { Exit::Quit } else { Exit::Refused };
             if self.config.json {

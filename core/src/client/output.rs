@@ -24,31 +24,90 @@ of its line is sent. This prompt has no line editing and no history.
 /// Characters of a word shown in a message before it is cut.
 const SHOWN_CHARS: usize = 40;
 
-/// A word of input quoted for a message: control characters in caret notation, as
-/// a terminal echoes them (`^[[A` for the up arrow, not `\u{1b}[A`), and cut to an
-/// excerpt when long.
-pub(crate) fn shown(word: &str, too_long: bool) -> String {
-    let mut text = String::from("\"");
-    let mut chars = word.chars();
-    for c in chars.by_ref().take(SHOWN_CHARS) {
-        match c {
-            '\0'..='\x1f' => {
-                text.push('^');
-                text.push(char::from(c as u8 + 0x40));
-            }
-            '\x7f' => text.push_str("^?"),
-            '\u{80}'..='\u{9f}' => text.push_str(&format!("<U+{:04X}>", u32::from(c))),
-            c => text.push(c),
+/// Characters of a server's text (its error, a reply that is not JSON) shown in a
+/// message before it is cut: enough for any real error, too few for a hostile server
+/// to flood the terminal.
+const SERVER_TEXT_CHARS: usize = 200;
+
+/// Appends `c` so that a terminal shows it and acts on none of it: C0 controls in
+/// caret notation, as a terminal echoes them (`^[[A` for the up arrow, not
+/// `\u{1b}[A`), C1 controls and the bidirectional controls (which reorder what
+/// follows on the line) as `<U+XXXX>`.
+fn push_visible(text: &mut String, c: char) {
+    match c {
+        '\0'..='\x1f' => {
+            text.push('^');
+            text.push(char::from(c as u8 + 0x40));
         }
+        '\x7f' => text.push_str("^?"),
+        '\u{80}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}' => {
+            text.push_str(&format!("<U+{:04X}>", u32::from(c)));
+        }
+        c => text.push(c),
     }
-    text.push('"');
+}
+
+/// The first `max` characters of `text` made visible ([`push_visible`]), in double
+/// quotes when `quote`, then how many characters it has when that is more.
+fn excerpt(text: &str, max: usize, quote: bool) -> String {
+    let mut shown = String::new();
+    if quote {
+        shown.push('"');
+    }
+    let mut chars = text.chars();
+    for c in chars.by_ref().take(max) {
+        push_visible(&mut shown, c);
+    }
+    if quote {
+        shown.push('"');
+    }
     let rest = chars.count();
-    if too_long {
-        text.push_str(&format!("... (more than {} characters)", super::MAX_TOKEN_CHARS));
-    } else if rest > 0 {
-        text.push_str(&format!("... ({} characters)", SHOWN_CHARS + rest));
+    if rest > 0 {
+        shown.push_str(&format!("... ({} characters)", max + rest));
     }
-    text
+    shown
+}
+
+/// A word of input quoted for a message: every control character visible
+/// ([`push_visible`]), and cut to an excerpt when long.
+pub(crate) fn shown(word: &str, too_long: bool) -> String {
+    if too_long {
+        let head: String = word.chars().take(SHOWN_CHARS).collect();
+        return format!(
+            "{}... (more than {} characters)",
+            excerpt(&head, SHOWN_CHARS, true),
+            super::MAX_TOKEN_CHARS
+        );
+    }
+    excerpt(word, SHOWN_CHARS, true)
+}
+
+/// Text a server sent (its error), for a message: every control character visible
+/// ([`push_visible`]), so that no server can colour, clear or forge lines of the
+/// client's output, and cut to an excerpt when long. Not quoted: what comes before
+/// it in the message shows where it starts.
+pub(crate) fn server_text(text: &str) -> String {
+    excerpt(text, SERVER_TEXT_CHARS, false)
+}
+
+/// [`server_text`] in double quotes.
+pub(crate) fn quoted_server_text(text: &str) -> String {
+    excerpt(text, SERVER_TEXT_CHARS, true)
+}
+
+/// A reply's bytes quoted for a message, as [`quoted_server_text`] shows text, with
+/// the reply's length in bytes when it is cut. Bytes that are not UTF-8 become
+/// U+FFFD, and only the excerpt's bytes are converted: a reply may be 16 MiB.
+pub(crate) fn quoted_server_bytes(payload: &[u8]) -> String {
+    // No character takes more than 4 bytes: this holds the excerpt whole.
+    let head = &payload[..payload.len().min(SERVER_TEXT_CHARS * 4)];
+    let text = String::from_utf8_lossy(head);
+    let whole = head.len() == payload.len() && text.chars().nth(SERVER_TEXT_CHARS).is_none();
+    if whole {
+        return excerpt(&text, SERVER_TEXT_CHARS, true);
+    }
+    let cut: String = text.chars().take(SERVER_TEXT_CHARS).collect();
+    format!("{}... ({} bytes)", excerpt(&cut, SERVER_TEXT_CHARS, true), payload.len())
 }
 
 /// What a key that sends an escape sequence is, when `word` is one: a person at the
@@ -213,6 +272,33 @@ mod tests {
         let long = "x".repeat(100);
         assert_eq!(shown(&long, false), format!("\"{}\"... (100 characters)", "x".repeat(40)));
         assert_eq!(shown(&long, true), format!("\"{}\"... (more than 4301 characters)", "x".repeat(40)));
+    }
+
+    #[test]
+    fn a_servers_text_is_shown_with_every_control_visible_and_cut() {
+        assert_eq!(server_text("Cliente existente"), "Cliente existente");
+        assert_eq!(
+            server_text("evil\x1b[31mRED\x1b[0m\nfake line\r\u{202e}x\u{2069}\u{9b}"),
+            "evil^[[31mRED^[[0m^Jfake line^M<U+202E>x<U+2069><U+009B>"
+        );
+        assert_eq!(server_text("N\u{fa}mero inv\u{e1}lido"), "N\u{fa}mero inv\u{e1}lido", "letters stay");
+        let long = "x".repeat(100_000);
+        assert_eq!(server_text(&long), format!("{}... (100000 characters)", "x".repeat(200)));
+        assert_eq!(quoted_server_text("a\tb"), "\"a^Ib\"");
+        let escapes = "\x1b".repeat(1_000);
+        assert_eq!(server_text(&escapes), format!("{}... (1000 characters)", "^[".repeat(200)));
+    }
+
+    #[test]
+    fn a_reply_that_is_not_text_is_shown_by_its_first_bytes() {
+        assert_eq!(quoted_server_bytes(b"\x1b[2Jnot json\xff"), "\"^[[2Jnot json\u{fffd}\"");
+        let huge = vec![b'<'; 16 << 20];
+        assert_eq!(quoted_server_bytes(&huge), format!("\"{}\"... (16777216 bytes)", "<".repeat(200)));
+        let wide = "\u{e9}".repeat(300);
+        assert_eq!(
+            quoted_server_bytes(wide.as_bytes()),
+            format!("\"{}\"... (600 bytes)", "\u{e9}".repeat(200))
+        );
     }
 
     #[test]
