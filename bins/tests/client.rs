@@ -454,6 +454,38 @@ fn a_servers_text_is_shown_escaped_and_cut() {
     assert!(done.stderr.contains("... (100023 bytes)"), "{:?}", done.stderr);
 }
 
+/// §7: exit 3 is only a server's `status: false`; a reply without a boolean status
+/// cannot be understood, which is exit 5, with or without `--json`.
+#[test]
+fn a_reply_without_a_boolean_status_is_exit_5() {
+    for (reply, shown) in [
+        (r#"{"op": "START"}"#, "has no status"),
+        (r#"{"op": "START", "status": "true"}"#, r#"has status "true""#),
+    ] {
+        for json in [false, true] {
+            let (port, server) = fake_server(vec![reply.to_string()]);
+            let port = port.to_string();
+            let mut args = vec!["unsure", port.as_str(), "127.0.0.1"];
+            if json {
+                args.push("--json");
+            }
+            let done = run_client(&args, "3\n");
+            server.join().unwrap();
+            assert_eq!(done.status.code(), Some(5), "{reply}: {}", done.stderr);
+            let expected = format!(
+                "the server's reply to START {shown}: expected a boolean status (\"status\": true or false)"
+            );
+            assert_eq!(messages(&done), [expected.as_str()], "{reply}");
+            if json {
+                let value: serde_json::Value = serde_json::from_str(&done.stdout).unwrap();
+                assert_eq!(value["outcome"], "error", "{value}");
+                assert_eq!(value["exit_code"], 5, "{value}");
+                assert_eq!(value["message"], expected.as_str(), "{value}");
+            }
+        }
+    }
+}
+
 /// Output of a process on a pseudo-terminal, collected by a thread.
 struct Terminal {
     master: std::fs::File,

@@ -6,12 +6,26 @@ use crate::cipher::Cipher;
 use crate::int::Int;
 use crate::pyjson;
 
+/// A reply's `status`. Only a boolean is understood: liberal as the reading is
+/// elsewhere, a missing or other status says neither that the request succeeded nor
+/// that it was refused (§7: exit 3 is only `status: false`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Status<'a> {
+    /// The reply has no `status`.
+    #[default]
+    Missing,
+    /// `true` (the request succeeded) or `false` (it was refused).
+    Bool(bool),
+    /// Anything but a boolean (`"true"`, `1`, `null`), as raw JSON.
+    NotBoolean(&'a str),
+}
+
 /// A reply as a client reads it: liberally, so that it works with the deployed
 /// Python servers (§7).
 #[derive(Debug, Default)]
 pub struct Reply<'a> {
-    /// `status`, when it is a boolean.
-    pub status: Option<bool>,
+    /// `status`, as the reply has it.
+    pub status: Status<'a>,
     /// `error`, when it is a string without lone surrogates.
     pub error: Option<String>,
     /// `min`, or `minimum`, as raw JSON.
@@ -30,9 +44,9 @@ pub fn parse_reply(payload: &[u8]) -> Option<Reply<'_>> {
         let raw = value;
         if pyjson::literal_eq(key, "status") {
             reply.status = match raw {
-                "true" => Some(true),
-                "false" => Some(false),
-                _ => None,
+                "true" => Status::Bool(true),
+                "false" => Status::Bool(false),
+                other => Status::NotBoolean(other),
             };
         } else if pyjson::literal_eq(key, "error") {
             reply.error = pyjson::is_string_literal(raw)
@@ -82,7 +96,7 @@ mod tests {
     fn replies_are_read_liberally() {
         let reply =
             parse_reply(br#"{"op": "STOP", "status": true, "min": -3, "max": "12"}"#).expect("object");
-        assert_eq!(reply.status, Some(true));
+        assert_eq!(reply.status, Status::Bool(true));
         assert_eq!(reply.min.and_then(|v| parse_reply_value(v, None)), Some(Int::from(-3)));
         assert_eq!(reply.max.and_then(|v| parse_reply_value(v, None)), Some(Int::from(12)));
         let reply =
@@ -92,11 +106,24 @@ mod tests {
         let reply =
             parse_reply(br#"{"op": "NUMBER", "status": false, "error": "N\u00famero inv\u00e1lido"}"#)
                 .expect("object");
-        assert_eq!(reply.status, Some(false));
+        assert_eq!(reply.status, Status::Bool(false));
         assert_eq!(reply.error.as_deref().and_then(ErrorCode::from_message), Some(ErrorCode::InvalidNumber));
         assert!(parse_reply(b"[]").is_none());
         assert!(parse_reply(b"\xff").is_none());
-        assert_eq!(parse_reply(br#"{"status": "yes"}"#).expect("object").status, None);
+    }
+
+    #[test]
+    fn a_status_that_is_missing_or_not_a_boolean_is_told_from_a_refusal() {
+        fn status(json: &str) -> Status<'_> {
+            parse_reply(json.as_bytes()).expect("object").status
+        }
+        assert_eq!(status(r#"{"op": "START"}"#), Status::Missing);
+        assert_eq!(status(r#"{"op": "START", "status": "true"}"#), Status::NotBoolean(r#""true""#));
+        assert_eq!(status(r#"{"status": 1}"#), Status::NotBoolean("1"));
+        assert_eq!(status(r#"{"status": null, "error": "x"}"#), Status::NotBoolean("null"));
+        assert_eq!(status(r#"{"status": false}"#), Status::Bool(false));
+        // The last of duplicate members counts, as in Python's json.
+        assert_eq!(status(r#"{"status": "x", "status": true}"#), Status::Bool(true));
     }
 
     #[test]

@@ -561,7 +561,15 @@ impl Client {
             let message = format!("the server's reply to {op} is not a JSON object: {shown}");
             return self.fail(actions, Exit::Unavailable, message);
         };
-        if reply.status != Some(true) {
+        let succeeded = match reply.status {
+            reply::Status::Bool(succeeded) => succeeded,
+            reply::Status::Missing => return self.not_understood(actions, op, "has no status"),
+            reply::Status::NotBoolean(raw) => {
+                let has = format!("has status {}", output::server_text(raw));
+                return self.not_understood(actions, op, &has);
+            }
+        };
+        if !succeeded {
             let error = reply.error.as_deref().unwrap_or("(no error given)");
             let explanation = ErrorCode::from_message(error)
                 .map(|code| format!(" ({})", code.explanation()))
@@ -595,6 +603,15 @@ impl Client {
             }
             State::Resolving | State::Connecting | State::Handshaking | State::Ready | State::Done => {}
         }
+    }
+
+    /// A reply whose status is not a boolean: neither a success nor a refusal, so
+    /// not understood (§7: exit 5, whatever request it answers).
+    fn not_understood(&mut self, actions: &mut Vec<ClientAction>, op: Op, has: &str) {
+        let message = format!(
+            "the server's reply to {op} {has}: expected a boolean status (\"status\": true or false)"
+        );
+        self.fail(actions, Exit::Unavailable, message);
     }
 
     /// Quits at once, without a reply to wait for: `reason` to standard error, and

@@ -277,6 +277,44 @@ fn a_refusal_is_printed_and_exits_with_3() {
     assert_eq!(client.exit_status(), Some(Exit::Refused));
 }
 
+/// §7: exit 3 is only for `status: false`; a reply without a boolean status is not
+/// understood, which is exit 5, whatever request it answers.
+#[test]
+fn a_reply_without_a_boolean_status_is_exit_5_not_a_refusal() {
+    for (payload, shown) in [
+        (r#"{"op": "START"}"#, "has no status".to_string()),
+        (r#"{"op": "START", "status": "true"}"#, r#"has status "true""#.to_string()),
+        (r#"{"status": 1, "error": "Cliente existente"}"#, "has status 1".to_string()),
+        (
+            &format!(r#"{{"status": "\u001b[2J{}"}}"#, "x".repeat(500)) as &str,
+            format!(r#"has status "\u001b[2J{}... (511 characters)"#, "x".repeat(190)),
+        ),
+    ] {
+        let mut client = Client::new(config(false), T0);
+        client.step(T0, ClientEvent::Resolved);
+        client.step(T0, ClientEvent::Connected);
+        let actions = client.step(T0, ClientEvent::Reply(payload.as_bytes()));
+        assert_eq!(
+            actions,
+            vec![ClientAction::Warn(format!(
+                "the server's reply to START {shown}: expected a boolean status (\"status\": true or false)"
+            ))],
+            "{payload}"
+        );
+        assert_eq!(client.exit_status(), Some(Exit::Unavailable), "{payload}");
+    }
+    for request in ["1\n", "stop\n", "quit\n"] {
+        let mut client = started(false);
+        input(&mut client, request);
+        let actions = reply(&mut client, r#"{"op": "X"}"#);
+        assert!(
+            matches!(&actions[..], [ClientAction::Warn(text)] if text.ends_with("has no status: expected a boolean status (\"status\": true or false)")),
+            "{request}: {actions:?}"
+        );
+        assert_eq!(client.exit_status(), Some(Exit::Unavailable), "{request}");
+    }
+}
+
 #[test]
 fn an_interrupt_during_a_request_quits_after_its_reply() {
     let mut client = started(false);
