@@ -90,23 +90,86 @@ fn port(text: &str, zero_allowed: bool) -> Result<u16, PortError> {
 pub enum HostError {
     /// The empty string.
     Empty,
-    /// Looks like a dotted IPv4 address but is not one: `X.X.X.X`, each X from 0 to 255.
-    BadIpv4(String),
+    /// Made of numbers, so meant as an IPv4 address, but not one as §7 writes it.
+    BadIpv4 {
+        /// The argument, as given.
+        text: String,
+        /// What is wrong with it.
+        problem: Ipv4Problem,
+    },
     /// Neither an address nor a valid DNS name.
     BadName(String),
+}
+
+/// What keeps a host made of numbers from being a dotted IPv4 address `X.X.X.X`, each
+/// `X` a decimal from 0 to 255 without leading zeros. The system's resolver reads
+/// other numeric forms its own way (`010` as octal 8, `0x7f` as hexadecimal, `127.1`
+/// as 127.0.0.1), so any of these would reach another address than the one written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ipv4Problem {
+    /// Not four parts: this many.
+    Parts(usize),
+    /// A part is empty (`1..2.3`).
+    EmptyPart,
+    /// A part has a leading zero (`010`); `canonical` is the address read as decimal,
+    /// when each part is within 0-255 so read.
+    LeadingZero {
+        /// The part, as given.
+        part: String,
+        /// The address the user most likely meant, written as §7 asks.
+        canonical: Option<String>,
+    },
+    /// A part is hexadecimal (`0x7f`); `canonical` is the address it stands for, when
+    /// each part is within 0-255.
+    Hexadecimal {
+        /// The part, as given.
+        part: String,
+        /// The same address, written as §7 asks.
+        canonical: Option<String>,
+    },
+    /// A part is above 255.
+    AboveMaximum(String),
+}
+
+/// A part of a host shown in a message: whole when short (it is only digits or
+/// hexadecimal digits), as an excerpt when long.
+fn shown_part(part: &str) -> String {
+    if part.len() <= EXCERPT_CHARS { part.to_string() } else { excerpt(part) }
+}
+
+impl fmt::Display for Ipv4Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let write = |canonical: &Option<String>| {
+            canonical.as_ref().map(|c| format!("; write {c}")).unwrap_or_default()
+        };
+        match self {
+            Ipv4Problem::Parts(1) => f.write_str("it has 1 part, not 4"),
+            Ipv4Problem::Parts(count) => write!(f, "it has {count} parts, not 4"),
+            Ipv4Problem::EmptyPart => f.write_str("a part is empty"),
+            Ipv4Problem::LeadingZero { part, canonical } => write!(
+                f,
+                "{} has a leading zero, which the system's resolver reads as octal{}",
+                shown_part(part),
+                write(canonical)
+            ),
+            Ipv4Problem::Hexadecimal { part, canonical } => {
+                write!(f, "{} is hexadecimal{}", shown_part(part), write(canonical))
+            }
+            Ipv4Problem::AboveMaximum(part) => write!(f, "{} is above 255", shown_part(part)),
+        }
+    }
 }
 
 impl fmt::Display for HostError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             HostError::Empty => f.write_str("the host is empty: expected a DNS name or an IP address"),
-            HostError::BadIpv4(text) => {
-                write!(
-                    f,
-                    "{} is not an IPv4 address of the form X.X.X.X with each X from 0 to 255",
-                    excerpt(text)
-                )
-            }
+            HostError::BadIpv4 { text, problem } => write!(
+                f,
+                "{} is not an IPv4 address of the form X.X.X.X, each X a decimal from 0 to 255 without \
+                 leading zeros: {problem}",
+                excerpt(text)
+            ),
             HostError::BadName(text) => write!(
                 f,
                 "{} is neither an IP address nor a DNS name (letters, digits and hyphens, in dot-separated labels)",
@@ -118,8 +181,60 @@ impl fmt::Display for HostError {
 
 impl std::error::Error for HostError {}
 
-/// Checks a host argument (§7): a dotted IPv4 address `X.X.X.X` with each `X` from 0
-/// to 255, an IPv6 literal (bracketed or not), or a DNS name.
+/// A label the system's resolver may read as a number: digits, or `0x` and
+/// hexadecimal digits. Empty labels count, so that `1..2.3` is a broken address
+/// rather than a name.
+fn is_numeric_label(label: &str) -> bool {
+    match label.strip_prefix("0x").or_else(|| label.strip_prefix("0X")) {
+        Some(hex) => !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        None => label.bytes().all(|b| b.is_ascii_digit()),
+    }
+}
+
+/// A part's value for the suggestion: decimal (leading zeros dropped, as the user
+/// most likely meant) or hexadecimal; `None` above 255.
+fn part_value(part: &str) -> Option<u8> {
+    match part.strip_prefix("0x").or_else(|| part.strip_prefix("0X")) {
+        Some(hex) => u8::from_str_radix(hex, 16).ok(),
+        None => part.parse().ok(),
+    }
+}
+
+/// Checks a host made only of numeric labels: it must be a canonical dotted IPv4
+/// address (§7).
+fn check_ipv4(text: &str) -> Result<(), Ipv4Problem> {
+    let parts: Vec<&str> = text.split('.').collect();
+    if parts.len() != 4 {
+        return Err(Ipv4Problem::Parts(parts.len()));
+    }
+    if parts.iter().any(|part| part.is_empty()) {
+        return Err(Ipv4Problem::EmptyPart);
+    }
+    let canonical = || {
+        let values: Option<Vec<String>> =
+            parts.iter().map(|part| part_value(part).map(|value| value.to_string())).collect();
+        values.map(|values| values.join("."))
+    };
+    for &part in &parts {
+        // Every part is numeric (`is_numeric_label`): an x can only follow a leading 0.
+        if part.contains(['x', 'X']) {
+            return Err(Ipv4Problem::Hexadecimal { part: part.to_string(), canonical: canonical() });
+        }
+        if part.len() > 1 && part.starts_with('0') {
+            return Err(Ipv4Problem::LeadingZero { part: part.to_string(), canonical: canonical() });
+        }
+        if part.parse::<u8>().is_err() {
+            return Err(Ipv4Problem::AboveMaximum(part.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a host argument (§7): a dotted IPv4 address `X.X.X.X` with each `X` a
+/// decimal from 0 to 255 without leading zeros, an IPv6 literal (bracketed or not),
+/// or a DNS name. A host whose labels are all numbers (decimal, or `0x` hexadecimal)
+/// is meant as an IPv4 address and must be one as written: the resolver would read
+/// `127.0.0.010` as 127.0.0.8.
 pub fn check_host(text: &str) -> Result<(), HostError> {
     if text.is_empty() {
         return Err(HostError::Empty);
@@ -128,14 +243,8 @@ pub fn check_host(text: &str) -> Result<(), HostError> {
     if unbracketed.parse::<Ipv6Addr>().is_ok() {
         return Ok(());
     }
-    // Anything made of digits and dots is meant as an IPv4 address, and must be one.
-    if text.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
-        let parts: Vec<&str> = text.split('.').collect();
-        let valid = parts.len() == 4
-            && parts
-                .iter()
-                .all(|part| (1..=3).contains(&part.len()) && part.parse::<u16>().is_ok_and(|n| n <= 255));
-        return if valid { Ok(()) } else { Err(HostError::BadIpv4(text.to_string())) };
+    if text.split('.').all(is_numeric_label) {
+        return check_ipv4(text).map_err(|problem| HostError::BadIpv4 { text: text.to_string(), problem });
     }
     let name = text.strip_suffix('.').unwrap_or(text);
     let label_ok = |label: &str| {
@@ -463,8 +572,49 @@ mod tests {
         ] {
             assert_eq!(check_host(good), Ok(()), "{good}");
         }
-        for bad_ipv4 in ["256.0.0.1", "1.2.3", "1.2.3.4.5", "1..2.3", "1.2.3.1000", "...."] {
-            assert_eq!(check_host(bad_ipv4), Err(HostError::BadIpv4(bad_ipv4.into())), "{bad_ipv4}");
+        let bad = |text: &str, problem| Err(HostError::BadIpv4 { text: text.into(), problem });
+        let zero = |part: &str, canonical: Option<&str>| Ipv4Problem::LeadingZero {
+            part: part.into(),
+            canonical: canonical.map(String::from),
+        };
+        let hex = |part: &str, canonical: Option<&str>| Ipv4Problem::Hexadecimal {
+            part: part.into(),
+            canonical: canonical.map(String::from),
+        };
+        for (text, problem) in [
+            ("256.0.0.1", Ipv4Problem::AboveMaximum("256".into())),
+            ("1.2.3.1000", Ipv4Problem::AboveMaximum("1000".into())),
+            ("1.2.3", Ipv4Problem::Parts(3)),
+            ("1.2.3.4.5", Ipv4Problem::Parts(5)),
+            ("....", Ipv4Problem::Parts(5)),
+            ("1.2.3.4.", Ipv4Problem::Parts(5)),
+            ("127.1", Ipv4Problem::Parts(2)),
+            ("2130706433", Ipv4Problem::Parts(1)),
+            ("0x7f000001", Ipv4Problem::Parts(1)),
+            ("1..2.3", Ipv4Problem::EmptyPart),
+            ("127.0.0.010", zero("010", Some("127.0.0.10"))),
+            ("00.0.0.0", zero("00", Some("0.0.0.0"))),
+            ("0177.0.0.1", zero("0177", Some("177.0.0.1"))),
+            ("1.2.3.0400", zero("0400", None)),
+            ("0x7f.0.0.1", hex("0x7f", Some("127.0.0.1"))),
+            ("0X7F.0.0.0x1", hex("0X7F", Some("127.0.0.1"))),
+            ("1.2.3.0x00ff", hex("0x00ff", Some("1.2.3.255"))),
+            ("1.0x100.0.0", hex("0x100", None)),
+        ] {
+            assert_eq!(check_host(text), bad(text, problem), "{text}");
+        }
+        assert_eq!(
+            check_host("127.0.0.010").unwrap_err().to_string(),
+            "\"127.0.0.010\" is not an IPv4 address of the form X.X.X.X, each X a decimal from 0 to 255 \
+             without leading zeros: 010 has a leading zero, which the system's resolver reads as octal; \
+             write 127.0.0.10"
+        );
+        let long = format!("1.2.3.{}", "9".repeat(100_000));
+        let message = check_host(&long).unwrap_err().to_string();
+        assert!(message.len() < 300 && message.ends_with("(100000 characters) is above 255"), "{message}");
+        // A label that is not all digits (or 0x and hexadecimal digits) makes a name.
+        for name in ["0x7f.example", "1e3", "1.2.3.example", "0xg.0.0.1", "0x.0.0.1"] {
+            assert_eq!(check_host(name), Ok(()), "{name}");
         }
         for bad_name in ["-a.com", "a-.com", "a..b", "a_b", "exa mple", "host:80", &"a".repeat(64)] {
             assert_eq!(check_host(bad_name), Err(HostError::BadName(bad_name.into())), "{bad_name}");

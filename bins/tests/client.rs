@@ -313,7 +313,12 @@ fn sigint_while_waiting_for_input_sends_quit_and_is_exit_4() {
 /// A fake server that answers each request with the next scripted reply, as the
 /// deployed Python servers do: liberal forms the client must accept (§7).
 fn fake_server(replies: Vec<String>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    fake_server_on("127.0.0.1", replies)
+}
+
+/// [`fake_server`] listening on `ip` (any port).
+fn fake_server_on(ip: &str, replies: Vec<String>) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+    let listener = TcpListener::bind((ip, 0)).unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = std::thread::spawn(move || {
         let (stream, _) = listener.accept().unwrap();
@@ -484,6 +489,57 @@ fn a_reply_without_a_boolean_status_is_exit_5() {
             }
         }
     }
+}
+
+/// §7's HOST is a DNS name or a dotted IPv4 address X.X.X.X as written. The
+/// system's resolver reads other numeric forms its own way (010 as octal 8, 0x7f as
+/// hexadecimal, 127.1 as 127.0.0.1), so a host made of numbers that is not such an
+/// address would connect elsewhere than the command line says: it is refused (exit
+/// 2, before connecting), and a canonical one is connected to as written.
+#[test]
+fn a_numeric_host_must_be_a_canonical_dotted_ipv4_address() {
+    let prefix = "is not an IPv4 address of the form X.X.X.X, each X a decimal from 0 to 255 without \
+                  leading zeros: ";
+    for (host, reason) in [
+        (
+            "127.0.0.010",
+            "010 has a leading zero, which the system's resolver reads as octal; write 127.0.0.10",
+        ),
+        (
+            "0177.0.0.1",
+            "0177 has a leading zero, which the system's resolver reads as octal; write 177.0.0.1",
+        ),
+        ("0x7f.0.0.1", "0x7f is hexadecimal; write 127.0.0.1"),
+        ("0X7F.0.0.0x1", "0X7F is hexadecimal; write 127.0.0.1"),
+        ("127.1", "it has 2 parts, not 4"),
+        ("2130706433", "it has 1 part, not 4"),
+        ("0x7f000001", "it has 1 part, not 4"),
+        ("127.0.0.1.", "it has 5 parts, not 4"),
+        ("127..0.1", "a part is empty"),
+        ("300.1.1.1", "300 is above 255"),
+    ] {
+        let done = run_client(&["anton", "5000", host, "--json"], "");
+        assert_eq!(done.status.code(), Some(2), "{host}: {}", done.stderr);
+        let expected = format!("invalid host: \"{host}\" {prefix}{reason}");
+        assert_eq!(messages(&done), [expected.as_str()], "{host}");
+        let value: serde_json::Value = serde_json::from_str(&done.stdout).unwrap();
+        assert_eq!(value["message"], expected.as_str(), "{host}");
+    }
+    let (port, server) = fake_server_on(
+        "127.0.0.10",
+        vec![
+            r#"{"op": "START", "status": true}"#.into(),
+            r#"{"op": "NUMBER", "status": true}"#.into(),
+            r#"{"op": "STOP", "status": true, "min": 4, "max": 4}"#.into(),
+        ],
+    );
+    let done = run_client(&["anton", &port.to_string(), "127.0.0.10"], "4\n");
+    assert_eq!(done.status.code(), Some(0), "{}", done.stderr);
+    assert_eq!(server.join().unwrap().len(), 3);
+    // Names made of letters, digits and hyphens are still names.
+    let done = run_client(&["anton", "5000", "0x7f.no-such-host.invalid"], "");
+    assert_eq!(done.status.code(), Some(2), "{}", done.stderr);
+    assert!(done.stderr.contains("host \"0x7f.no-such-host.invalid\" does not exist"), "{}", done.stderr);
 }
 
 /// Output of a process on a pseudo-terminal, collected by a thread.

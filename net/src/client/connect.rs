@@ -46,6 +46,24 @@ pub(crate) fn spawn_resolver(
 }
 
 fn resolve(host: &str, port: u16) -> Resolution {
+    // The resolver reads numbers its own way (`010` as octal, `0x7f`, `127.1`): a host
+    // that `literal` did not take as written must not become an address that way.
+    // AI_NUMERICHOST asks the same resolver, without any name service.
+    let numeric = AddrInfoHints {
+        socktype: libc::SOCK_STREAM,
+        flags: libc::AI_NUMERICHOST,
+        ..AddrInfoHints::default()
+    };
+    if let Some(Ok(read_as)) =
+        dns_lookup::getaddrinfo(Some(host), None, Some(numeric)).ok().and_then(|mut found| found.next())
+    {
+        return Err(LookupFailure::NoSuchName(format!(
+            "not looked up: the system's resolver reads it as the address {}, which is not how it is \
+             written; expected an IPv6 address or a dotted IPv4 address X.X.X.X, each X a decimal from 0 \
+             to 255 without leading zeros",
+            read_as.sockaddr.ip()
+        )));
+    }
     let hints = AddrInfoHints { socktype: libc::SOCK_STREAM, ..AddrInfoHints::default() };
     let found = dns_lookup::getaddrinfo(Some(host), None, Some(hints)).map_err(|error| {
         let text = error.to_string();
@@ -143,6 +161,23 @@ mod tests {
         match resolve("no-such-host.invalid", 5) {
             Err(LookupFailure::NoSuchName(text) | LookupFailure::Failed(text)) => assert!(!text.is_empty()),
             Ok(addrs) => panic!("resolved to {addrs:?}"),
+        }
+        let addrs = resolve("localhost", 5).expect("localhost resolves");
+        assert!(addrs.iter().all(|addr| addr.ip().is_loopback() && addr.port() == 5), "{addrs:?}");
+    }
+
+    #[test]
+    fn numbers_the_resolver_reads_otherwise_than_written_are_not_looked_up() {
+        // glibc reads 010 as octal: this would be 127.0.0.8.
+        for (host, read_as) in
+            [("127.0.0.010", "127.0.0.8"), ("0x7f.0.0.1", "127.0.0.1"), ("127.1", "127.0.0.1")]
+        {
+            match resolve(host, 5) {
+                Err(LookupFailure::NoSuchName(text)) => {
+                    assert!(text.contains(&format!("reads it as the address {read_as}")), "{host}: {text}")
+                }
+                other => panic!("{host}: {other:?}"),
+            }
         }
         let addrs = resolve("localhost", 5).expect("localhost resolves");
         assert!(addrs.iter().all(|addr| addr.ip().is_loopback() && addr.port() == 5), "{addrs:?}");
