@@ -450,13 +450,23 @@ pub fn generate_if_asked<T: clap::CommandFactory>() {
 /// Parses the process's arguments, or prints why not and exits with §7's code.
 /// `PROGRAM --generate man|SHELL` prints documentation instead (see [`GENERATE`]).
 pub fn parse_or_exit<T: clap::Parser>() -> T {
+    parse_or_exit_reporting::<T>(|_, _| {})
+}
+
+/// [`parse_or_exit`], telling `refused` of a command line it refuses before exiting:
+/// the exit status and the reason on one line, with the usage expected. Help and
+/// version are not refusals. For a program that reports every outcome its own way
+/// too (the client's `--json`).
+pub fn parse_or_exit_reporting<T: clap::Parser>(refused: impl FnOnce(Exit, &str)) -> T {
     generate_if_asked::<T>();
     match try_parse::<T>() {
         Ok(parsed) => parsed,
         Err(error) => {
             let status = exit_for(error.kind());
-            let program = command::<T>().get_name().to_string();
-            match explain(&error, &program) {
+            let mut command = command::<T>();
+            let program = command.get_name().to_string();
+            let explained = explain(&error, &program);
+            match &explained {
                 Some(message) => {
                     // A broken standard error must not turn an exit code into a panic.
                     let _ = std::io::stderr().write_all(message.as_bytes());
@@ -466,9 +476,24 @@ pub fn parse_or_exit<T: clap::Parser>() -> T {
                     let _ = error.print();
                 }
             }
+            if status != Exit::Success {
+                let text = explained.unwrap_or_else(|| error.render().to_string());
+                let usage = command.render_usage().to_string();
+                let usage = usage.strip_prefix("Usage: ").unwrap_or(&usage);
+                refused(status, &format!("{}; expected: {usage} (see {program} --help)", reason_of(&text)));
+            }
             std::process::exit(i32::from(status.code()));
         }
     }
+}
+
+/// The reason in an error message written for a terminal, on one line: its first
+/// paragraph without the `error: ` prefix, a list's lines joined after its heading
+/// ("not provided: <CLIENT_ID> <PORT>").
+fn reason_of(text: &str) -> String {
+    let first = text.split("\n\n").next().unwrap_or_default();
+    let first = first.strip_prefix("error: ").unwrap_or(first);
+    first.lines().map(str::trim).filter(|line| !line.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 /// Our own message for the errors where clap's says too much or the wrong thing: an
@@ -640,6 +665,17 @@ mod tests {
             Err("11 is out of range: expected an integer from 1 to 10".into())
         );
         assert!(parse_in_range("x", 1u32, 10).unwrap_err().to_string().contains("not an integer"));
+    }
+
+    #[test]
+    fn a_refusals_reason_fits_on_one_line() {
+        let text = "error: the following required arguments were not provided:\n  <CLIENT_ID>\n  <PORT>\n\n\
+                    Usage: minmax-client <CLIENT_ID> <PORT> [HOST]\n\nFor more information, try '--help'.\n";
+        assert_eq!(reason_of(text), "the following required arguments were not provided: <CLIENT_ID> <PORT>");
+        assert_eq!(
+            reason_of("error: unexpected argument \"x\"\n\nThe options ...\n"),
+            "unexpected argument \"x\""
+        );
     }
 
     #[test]

@@ -95,15 +95,18 @@ pub fn fail(options: &Options, message: &str, exit: Exit) -> Exit {
 /// standard error, and with `--json` the outcome object on standard output.
 pub fn report_failure(client_id: Option<&str>, json: bool, message: &str, exit: Exit) -> Exit {
     write_stderr(&format!("minmax-client: {message}\n"));
-    if json {
-        let object = client::failure_json(client_id, exit, message);
-        let mut stdout = std::io::stdout().lock();
-        if stdout.write_all(object.as_bytes()).and_then(|()| stdout.flush()).is_err() && exit == Exit::Success
-        {
-            return Exit::OutputFailed;
-        }
+    if json && !print_failure_json(client_id, message, exit) && exit == Exit::Success {
+        return Exit::OutputFailed;
     }
     exit
+}
+
+/// `--json`'s object for a failure outside a session, on standard output; whether it
+/// could be written.
+pub fn print_failure_json(client_id: Option<&str>, message: &str, exit: Exit) -> bool {
+    let object = client::failure_json(client_id, exit, message);
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(object.as_bytes()).and_then(|()| stdout.flush()).is_ok()
 }
 
 /// Writes to standard error, ignoring failure: `eprintln!` panics when standard

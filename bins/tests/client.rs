@@ -705,6 +705,55 @@ fn json_prints_one_object_for_every_outcome() {
     }
 }
 
+/// §7: `--json` prints one object for every outcome, a wrong number of arguments
+/// or an unknown option (exit 1) included, in the shape of the exit-2 argument
+/// errors; standard error still has the usual message, and without `--json`
+/// standard output stays empty.
+#[test]
+fn json_prints_an_object_for_usage_errors_too() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["x", "--json"], "the following required arguments were not provided: <PORT>"),
+        (&["--json"], "the following required arguments were not provided: <CLIENT_ID> <PORT>"),
+        (&["a", "5000", "--json", "--bogus"], "unexpected argument \"--bogus\""),
+        (&["a", "5000", "localhost", "extra", "--json"], "unexpected argument \"extra\""),
+        (
+            &["a", "5000", "--tls-ca", "ca.pem", "--json"],
+            "the following required arguments were not provided: --tls",
+        ),
+        (&["a", "5000", "--json", "--json"], "the argument '--json' cannot be used multiple times"),
+    ];
+    for (args, reason) in cases {
+        let done = run_client(args, "1\n");
+        assert_eq!(done.status.code(), Some(1), "{args:?}: {}", done.stderr);
+        assert!(done.stderr.starts_with("error: "), "{args:?}: the usual message: {}", done.stderr);
+        assert_eq!(done.stdout.lines().count(), 1, "{args:?}: one line: {:?}", done.stdout);
+        let value: serde_json::Value = serde_json::from_str(&done.stdout)
+            .unwrap_or_else(|error| panic!("{args:?}: not JSON ({error}): {:?}", done.stdout));
+        let message = value["message"].as_str().expect("a message").to_string();
+        assert_eq!(
+            value,
+            serde_json::json!({"client_id": null, "outcome": "error", "exit_code": 1, "message": message}),
+            "{args:?}"
+        );
+        assert!(message.starts_with(reason), "{args:?}: {message:?}");
+        assert!(
+            message.ends_with(
+                "; expected: minmax-client [OPTIONS] <CLIENT_ID> <PORT> [HOST] (see minmax-client --help)"
+            ),
+            "{args:?}: {message:?}"
+        );
+        let without: Vec<&str> = args.iter().copied().filter(|arg| *arg != "--json").collect();
+        if without.len() + 1 == args.len() {
+            let done = run_client(&without, "1\n");
+            assert_eq!(done.status.code(), Some(1), "{without:?}: {}", done.stderr);
+            assert_eq!(done.stdout, "", "{without:?}: no JSON without --json");
+        }
+    }
+    let help = run_client(&["--help", "--json"], "");
+    assert_eq!(help.status.code(), Some(0));
+    assert!(help.stdout.starts_with("The minmax client"), "help, not JSON: {}", help.stdout);
+}
+
 /// Issue 10, item 9: a closed standard error (a pipe nobody reads, and a closed
 /// descriptor) while an invalid piped token must be reported: QUIT is still sent,
 /// and the exit is 2, not a panic's 101.

@@ -3,7 +3,7 @@
 
 use clap::Parser;
 use minmax_bins::cli;
-use minmax_bins::client::{Options, Tls, report_failure};
+use minmax_bins::client::{Options, Tls, print_failure_json, report_failure};
 use minmax_core::{Exit, TlsSettings};
 use minmax_net::client::{ClientTls, ClientTlsError, ClientTlsFiles};
 use std::path::PathBuf;
@@ -112,7 +112,15 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args: Args = cli::parse_or_exit();
+    let args: Args = cli::parse_or_exit_reporting(|exit, reason| {
+        // §7: --json reports every outcome, a command line clap refused included;
+        // the arguments were not parsed, so --json is looked for as given. No client
+        // id has been checked yet (the count comes first): it is null.
+        if std::env::args_os().skip(1).any(|arg| arg == "--json") {
+            // Exit 1 (or 2) says more than an unwritable standard output would.
+            let _ = print_failure_json(None, reason, exit);
+        }
+    });
     cli::exit_code(run(args))
 }
 
