@@ -303,10 +303,18 @@ where
     T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
 {
     let expected = format!("expected an integer from {min} to {max}");
-    let value: T = text
-        .trim()
-        .parse()
-        .map_err(|_| ValueError(format!("{} is not an integer: {expected}", excerpt(text))))?;
+    let trimmed = text.trim();
+    let value: T = trimmed.parse().map_err(|_| {
+        // An integer too large (or negative) for the type is out of range, not "not
+        // an integer": say what is wrong with it.
+        let digits = trimmed.strip_prefix(['-', '+']).unwrap_or(trimmed);
+        let problem = if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+            "is out of range"
+        } else {
+            "is not an integer"
+        };
+        ValueError(format!("{} {problem}: {expected}", excerpt(text)))
+    })?;
     if value < min || value > max {
         return Err(ValueError(format!("{value} is out of range: {expected}")));
     }
@@ -665,6 +673,11 @@ mod tests {
             Err("11 is out of range: expected an integer from 1 to 10".into())
         );
         assert!(parse_in_range("x", 1u32, 10).unwrap_err().to_string().contains("not an integer"));
+        // Too large, or negative, for the type: out of range all the same.
+        for text in ["99999999999", "-5"] {
+            let error = parse_in_range(text, 1u32, 10).unwrap_err().to_string();
+            assert!(error.contains("is out of range: expected an integer from 1 to 10"), "{error}");
+        }
     }
 
     #[test]
