@@ -379,24 +379,8 @@ fn a_flood_of_refused_connections_is_logged_with_counts_not_line_by_line() {
         let mut refused = server.connect();
         assert_eq!(refused.recv(), r#"{"op": null, "status": false, "error": "Servidor ocupado"}"#);
     }
-    // Every refusal is in a line of its own, or in a later line's count of those left
-    // out; the last count comes once the flood is over.
-    let accounted = || -> u64 {
-        let suppressed = |line: &str| logfmt(line).get("suppressed").map_or(0, |n| n.parse::<u64>().unwrap());
-        let log = server.log();
-        let lines = log.lines();
-        lines
-            .map(|line| {
-                if line.contains("refusing a connection") {
-                    1 + suppressed(line)
-                } else if line.contains("more connections were refused") {
-                    suppressed(line)
-                } else {
-                    0
-                }
-            })
-            .sum()
-    };
+    // The last count comes once the flood is over.
+    let accounted = || refusals_accounted(&server.log());
     let deadline = std::time::Instant::now() + common::TIMEOUT;
     while accounted() < floods {
         assert!(std::time::Instant::now() < deadline, "refusals unaccounted for:\n{}", server.log());
@@ -405,6 +389,23 @@ fn a_flood_of_refused_connections_is_logged_with_counts_not_line_by_line() {
     let lines = server.log().lines().filter(|line| line.contains("max-connections")).count();
     assert_eq!(accounted(), floods);
     assert!(lines < 20, "{lines} lines for {floods} refusals:\n{}", server.log());
+}
+
+/// Refused connections a log accounts for: each is in a line of its own, or in a
+/// later line's count of those left out.
+fn refusals_accounted(log: &str) -> u64 {
+    let suppressed = |line: &str| logfmt(line).get("suppressed").map_or(0, |n| n.parse::<u64>().unwrap());
+    log.lines()
+        .map(|line| {
+            if line.contains("refusing a connection") {
+                1 + suppressed(line)
+            } else if line.contains("more connections were refused") {
+                suppressed(line)
+            } else {
+                0
+            }
+        })
+        .sum()
 }
 
 /// A server stopped in the middle of a flood still says how many lines it left out:
@@ -420,19 +421,7 @@ fn a_server_stopped_during_a_flood_logs_the_count_it_held_back() {
     }
     let (status, log) = server.terminate();
     assert!(status.success(), "{log}");
-    let suppressed = |line: &str| logfmt(line).get("suppressed").map_or(0, |n| n.parse::<u64>().unwrap());
-    let accounted: u64 = log
-        .lines()
-        .map(|line| {
-            if line.contains("refusing a connection") {
-                1 + suppressed(line)
-            } else if line.contains("more connections were refused") {
-                suppressed(line)
-            } else {
-                0
-            }
-        })
-        .sum();
+    let accounted = refusals_accounted(&log);
     assert_eq!(accounted, floods, "{log}");
 }
 
