@@ -608,14 +608,7 @@ impl EventLoop {
         match conn.read_records() {
             TlsRead::Progress => {}
             TlsRead::Failed(error) => {
-                if handshaking {
-                    io.metrics.count_handshake(false);
-                }
-                let reason = failure_reason(&error, handshaking);
-                log_tls_failure(&mut io.logs, now, peer, id, handshaking, &reason);
-                // The alert rustls queued, if any, leaves before the close.
-                conn.closing = true;
-                io.carry_out(now, machine.handle_disconnect(id));
+                io.fail_tls(machine, now, key, handshaking, &failure_reason(&error, handshaking));
                 return;
             }
             TlsRead::Broken(error) => {
@@ -632,37 +625,26 @@ impl EventLoop {
             if tls.session.is_handshaking() {
                 // The peer hung up before finishing: nothing more will come.
                 if tls.eof {
-                    io.metrics.count_handshake(false);
-                    log_tls_failure(
-                        &mut io.logs,
+                    io.fail_tls(
+                        machine,
                         now,
-                        peer,
-                        id,
+                        key,
                         true,
                         "the peer closed the connection during the handshake",
                     );
-                    conn.closing = true;
-                    io.carry_out(now, machine.handle_disconnect(id));
                 }
                 return;
             }
             tls.handshaking = false;
             let identity = match tls.session.peer_certificates() {
-                // rustls asked for a certificate and verified it: whose is it?
+                // rustls asked for a certificate and verified it: whose is it? (The
+                // verifier refuses one that names nobody; should one get through, the
+                // connection must not go on unbound to an id.)
                 Some([leaf, ..]) => match crate::tls::identity(leaf) {
                     Some(identity) => Some(identity),
                     None => {
-                        io.metrics.count_handshake(false);
-                        log_tls_failure(
-                            &mut io.logs,
-                            now,
-                            peer,
-                            id,
-                            true,
-                            "the client certificate names no client id (no URI SAN minmax:client/ID, no subject CN)",
-                        );
-                        conn.closing = true;
-                        io.carry_out(now, machine.handle_disconnect(id));
+                        let reason = "the client certificate names no client id";
+                        io.fail_tls(machine, now, key, true, reason);
                         return;
                     }
                 },
@@ -951,6 +933,22 @@ impl Io {
                 self.drop_conn(key);
             }
         }
+    }
+
+    /// Ends a TLS connection that failed, in its handshake or in its records: the
+    /// handshake counted, the failure logged (rate-limited), the session discarded,
+    /// and the connection closed once the alert rustls queued, if any, has left.
+    fn fail_tls(&mut self, machine: &mut Server, now: Timestamp, key: usize, handshake: bool, reason: &str) {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        let (id, peer) = (conn.id, conn.peer);
+        conn.closing = true;
+        if handshake {
+            self.metrics.count_handshake(false);
+        }
+        log_tls_failure(&mut self.logs, now, peer, id, handshake, reason);
+        self.carry_out(now, machine.handle_disconnect(id));
     }
 
     /// Carries out the effects of one call into the protocol machine, in order.
